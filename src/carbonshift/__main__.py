@@ -1,0 +1,5 @@
+"""``python -m carbonshift`` runs the command line."""
+
+from carbonshift.cli import main
+
+main()

@@ -1,0 +1,25 @@
+"""The ``carbonshift`` command line. Each command group lives in its own module and registers
+itself on :data:`app` here."""
+
+from __future__ import annotations
+
+import typer
+
+from carbonshift.cli import demo, signals
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="carbonshift",
+    help="Run batch work when and where the grid is cleanest, never past its deadline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+demo.register(app)
+signals.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

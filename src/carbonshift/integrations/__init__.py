@@ -1,0 +1,1 @@
+"""Airflow, MLflow, Prometheus and Carbon Aware SDK-style integrations (optional extras)."""

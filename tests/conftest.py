@@ -1,0 +1,32 @@
+"""Shared test fixtures: where the shared data lives, and temporary stores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("CARBONSHIFT_SHARED", REPO.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    path = shared_dir()
+    if not (path / "data").is_dir():
+        pytest.fail(f"shared data not found at {path}; set CARBONSHIFT_SHARED")
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir(shared: Path) -> Path:
+    return shared / "data"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir(shared: Path) -> Path:
+    return shared / "fixtures"
