@@ -49,25 +49,37 @@ def bench_import(data: Path) -> None:
         again = import_paths(store, [data])
         warm = time.perf_counter() - t0
         catalog = store.catalog()
-        load_all = best_of(lambda: [store.load(i.zone, dataset=i.dataset, variant=i.variant) for i in catalog])
+        load_all = best_of(
+            lambda: [store.load(i.zone, dataset=i.dataset, variant=i.variant) for i in catalog]
+        )
         sources, _ = discover_traces([data])
         parse_all = best_of(lambda: [parse_trace_file(s.path) for s in sources], repeat=1)
         rows = sum(i.rows for i in catalog)
-    print(f"import, cold: {report.files} files, {len(report.imported)} series, {rows:,} steps in {cold:.2f} s")
-    print(f"import, warm (nothing changed): {len(again.unchanged)} files recognised in {warm:.3f} s  (x{cold / warm:.0f} faster)")
-    print(f"reload every series from the store: {load_all:.3f} s vs re-parsing every file {parse_all:.2f} s  (x{parse_all / load_all:.1f})")
+    print(
+        f"import, cold: {report.files} files, {len(report.imported)} series, {rows:,} steps in {cold:.2f} s"
+    )
+    print(
+        f"import, warm (nothing changed): {len(again.unchanged)} files recognised in {warm:.3f} s  (x{cold / warm:.0f} faster)"
+    )
+    print(
+        f"reload every series from the store: {load_all:.3f} s vs re-parsing every file {parse_all:.2f} s  (x{parse_all / load_all:.1f})"
+    )
 
 
 def bench_windows(data: Path) -> None:
     src = parse_trace_file(data / "lets_wait_awhile" / "DE.csv.gz").series["actual"]  # 15-min, 2020
     year = src.slice(1577836800, 1577836800 + 366 * 86400).resample(300)  # one year at 5 minutes
     values = year.values
-    print(f"window means: {len(year):,} five-minute steps ({year.zone} 2020, Let's Wait Awhile data)")
+    print(
+        f"window means: {len(year):,} five-minute steps ({year.zone} 2020, Let's Wait Awhile data)"
+    )
     durations = [h * 3600 for h in range(1, 25)]
     windows = sum(len(year) - d // 300 + 1 for d in durations)
 
     def ours() -> None:
-        fresh = IntensitySeries(year.start_s, year.resolution_s, values, year.labels)  # no cached prefix
+        fresh = IntensitySeries(
+            year.start_s, year.resolution_s, values, year.labels
+        )  # no cached prefix
         for d in durations:
             fresh.rolling_means(d)
 
@@ -84,8 +96,12 @@ def bench_windows(data: Path) -> None:
         np.testing.assert_allclose(m, ref, rtol=1e-8)
     t_ours, t_pd = best_of(ours, 5), best_of(pandas_baseline, 5)
     print(f"  every 1..24 h window at every start: {windows:,} windows")
-    print(f"  carbonshift rolling_means: {t_ours * 1e3:8.1f} ms  ({windows / t_ours / 1e6:.0f} M windows/s)")
-    print(f"  pandas rolling().mean():   {t_pd * 1e3:8.1f} ms  ({windows / t_pd / 1e6:.0f} M windows/s)")
+    print(
+        f"  carbonshift rolling_means: {t_ours * 1e3:8.1f} ms  ({windows / t_ours / 1e6:.0f} M windows/s)"
+    )
+    print(
+        f"  pandas rolling().mean():   {t_pd * 1e3:8.1f} ms  ({windows / t_pd / 1e6:.0f} M windows/s)"
+    )
     print(f"  ratio: carbonshift is x{t_pd / t_ours:.1f} faster than pandas (target >= 10x)")
     # arbitrary windows that start and end mid-step
     rng = np.random.default_rng(0)

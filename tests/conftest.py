@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from httpfixtures import FixtureServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,3 +32,13 @@ def data_dir(shared: Path) -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir(shared: Path) -> Path:
     return shared / "fixtures"
+
+
+@pytest.fixture
+def server() -> Iterator[FixtureServer]:
+    """A real local HTTP server serving recorded provider payloads (see httpfixtures)."""
+    srv = FixtureServer()
+    try:
+        yield srv
+    finally:
+        srv.close()

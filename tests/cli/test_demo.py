@@ -17,7 +17,18 @@ runner = CliRunner()
 def test_demo_on_real_data(tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "out"
     result = runner.invoke(
-        app, ["demo", "--data", str(data_dir), "--store", str(tmp_path / "s"), "--zones", "DE,FR", "--out", str(out)]
+        app,
+        [
+            "demo",
+            "--data",
+            str(data_dir),
+            "--store",
+            str(tmp_path / "s"),
+            "--zones",
+            "DE,FR",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "SYNTHETIC" not in result.output
@@ -27,7 +38,9 @@ def test_demo_on_real_data(tmp_path: Path, data_dir: Path) -> None:
     for r in summary["results"]:
         best = r["windows"][0]["mean_intensity_g_per_kwh"]
         assert best <= r["immediate_mean_intensity_g_per_kwh"]
-        assert [w["mean_intensity_g_per_kwh"] for w in r["windows"]] == sorted(w["mean_intensity_g_per_kwh"] for w in r["windows"])
+        assert [w["mean_intensity_g_per_kwh"] for w in r["windows"]] == sorted(
+            w["mean_intensity_g_per_kwh"] for w in r["windows"]
+        )
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -49,7 +62,9 @@ def test_synthetic_grid_is_deterministic() -> None:
     assert any((x.values != y.values).any() for x, y in zip(a, synthetic_grid(seed=4), strict=True))
 
 
-def test_find_data_dir_prefers_env_then_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_find_data_dir_prefers_env_then_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CARBONSHIFT_DATA", str(tmp_path))
     assert find_data_dir(None) == tmp_path
     monkeypatch.setenv("CARBONSHIFT_DATA", str(tmp_path / "missing"))
@@ -57,7 +72,9 @@ def test_find_data_dir_prefers_env_then_default(tmp_path: Path, monkeypatch: pyt
         find_data_dir(None)
 
 
-def test_find_data_dir_none_when_nothing_reachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_find_data_dir_none_when_nothing_reachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CARBONSHIFT_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
     assert find_data_dir(None, search=[tmp_path / "nothing"]) is None

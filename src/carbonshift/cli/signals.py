@@ -329,7 +329,7 @@ def fetch_cmd(
         raise UsageError("--from and --to are required for history", hint="or pass --forecast")
     root = store_dir(store)
     st = SignalStore(root)
-    with make_provider(name, cache_dir=root / ".http-cache", base_url=base_url) as prov:
+    with make_provider(provider, cache_dir=root / ".http-cache", base_url=base_url) as prov:
         if forecast:
             series = prov.forecast(zone, now=datetime.now(UTC))
             variant = "forecast"

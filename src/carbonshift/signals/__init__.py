@@ -5,4 +5,12 @@ from carbonshift.signals.labels import SignalLabels
 from carbonshift.signals.series import IntensitySeries, align
 from carbonshift.signals.store import SignalStore
 
-__all__ = ["Gap", "IntensitySeries", "SignalLabels", "SignalStore", "align", "fill_gaps", "find_gaps"]
+__all__ = [
+    "Gap",
+    "IntensitySeries",
+    "SignalLabels",
+    "SignalStore",
+    "align",
+    "fill_gaps",
+    "find_gaps",
+]

@@ -89,6 +89,7 @@ class HttpClient:
         self.clock = clock
         self.sleep = sleep
         self.requests_sent = 0
+        self._secret_values: list[str] = []
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_s),
             transport=transport,
@@ -104,12 +105,17 @@ class HttpClient:
             retry_after = response.headers.get("Retry-After")
             if retry_after:
                 try:
-                    return min(float(retry_after), self.max_backoff_s)
+                    return max(0.0, min(float(retry_after), self.max_backoff_s))
                 except ValueError:
+                    pass
+                try:  # an HTTP date; a malformed header falls back to plain backoff
                     parsed = email.utils.parsedate_to_datetime(retry_after)
-                    if parsed is not None:
-                        delta = (parsed - self.clock()).total_seconds()
-                        return max(0.0, min(delta, self.max_backoff_s))
+                    if parsed.tzinfo is None:
+                        parsed = parsed.replace(tzinfo=UTC)
+                    delta = (parsed - self.clock()).total_seconds()
+                    return max(0.0, min(delta, self.max_backoff_s))
+                except (TypeError, ValueError):
+                    pass
         return float(min(self.backoff_s * (2**attempt), self.max_backoff_s))
 
     def request(
@@ -141,6 +147,12 @@ class HttpClient:
                     headers={"content-type": hit.content_type},
                     request=httpx.Request(method, url),
                 )
+        self._secret_values = [v for k, v in plain_params.items() if k in self.secret_params]
+        self._secret_values += [
+            v.reveal() for v in (headers or {}).values() if isinstance(v, Secret)
+        ]
+        if auth:
+            self._secret_values += [auth[0].reveal(), auth[1].reveal()]
         sent_headers = {
             k: (v.reveal() if isinstance(v, Secret) else v) for k, v in (headers or {}).items()
         }
@@ -192,7 +204,11 @@ class HttpClient:
                 status_code=429,
                 provider=self.provider,
             )
-        detail = error_text(last_response) if last_response is not None else ""
+        detail = (
+            self._redact(error_text(last_response), self._secret_values)
+            if last_response is not None
+            else ""
+        )
         raise ProviderUnavailableError(
             f"{self.provider}: {last_error} after {self.max_retries + 1} tries"
             + (f": {detail}" if detail else ""),
@@ -201,11 +217,18 @@ class HttpClient:
             provider=self.provider,
         )
 
+    def _redact(self, text: str, secrets: list[str]) -> str:
+        """Replace every credential value that was sent with ``***``."""
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
     def _raise_client_error(
         self, response: httpx.Response, url: str, not_found: str | None
     ) -> None:
         status = response.status_code
-        detail = error_text(response)
+        detail = self._redact(error_text(response), self._secret_values)
         if status in (401, 403):
             raise AuthenticationError(
                 f"{self.provider}: HTTP {status}, access refused: {detail}",
