@@ -31,6 +31,20 @@ from carbonshift.signals.files import read_trace, read_zone
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from carbonshift.accounting.tracker import track
+
+
+def __getattr__(name: str) -> object:
+    """Heavy parts of the public API (accounting: SQLAlchemy, psutil) load on first use."""
+    if name == "track":
+        from carbonshift.accounting.tracker import track
+
+        return track
+    raise AttributeError(f"module 'carbonshift' has no attribute {name!r}")
+
+
 __all__ = [
     "AuthenticationError",
     "CarbonshiftError",
@@ -54,4 +68,5 @@ __all__ = [
     "find_gaps",
     "read_trace",
     "read_zone",
+    "track",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from carbonshift.cli import demo, signals
+from carbonshift.cli import report as report_cmd
 
 __all__ = ["app", "main"]
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 demo.register(app)
 signals.register(app)
+report_cmd.register(app)
 
 
 def main() -> None:
