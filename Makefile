@@ -29,7 +29,10 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python benchmarks/bench_signals.py
+	$(BIN)/python benchmarks/bench_planner.py
+	$(BIN)/python benchmarks/bench_accounting.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
