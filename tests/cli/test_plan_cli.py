@@ -181,3 +181,26 @@ def test_static_window_errors(data_dir: Path) -> None:
     code, _, output = run("static-window", "--data", str(data_dir), "--zone", "DE", "--duration",
                           "1h", "--from", "2022-01-01", "--to", "2023-01-01", "--tz", "Mars/Base")  # fmt: skip
     assert code == 2 and "Mars/Base" in output
+
+
+def test_static_window_bad_time_zone_names_the_option(data_dir: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "static-window",
+            "--data",
+            str(data_dir),
+            "--zone",
+            "DE",
+            "--duration",
+            "1h",
+            "--from",
+            "2022-01-01",
+            "--to",
+            "2022-02-01",
+            "--tz",
+            "Mars/Base",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--tz: 'Mars/Base' is not an IANA time zone" in result.output

@@ -22,6 +22,7 @@ from carbonshift.planning import (
     StaticSlot,
     learn_static_slot,
 )
+from carbonshift.planning.cron import zone_info
 from carbonshift.signals.files import read_trace, read_zone
 from carbonshift.signals.series import IntensitySeries
 from carbonshift.timeutil import (
@@ -316,6 +317,10 @@ def static_window_cmd(
     end_s = to_epoch_s(parse_time(to, field="--to"))
     if end_s <= start_s:
         raise UsageError("--to: must come after --from")
+    try:
+        zone_info(tz)
+    except UsageError as exc:
+        raise UsageError(f"--tz: {tz!r} is not an IANA time zone", hint=exc.hint) from None
     if data is not None:
         loaded = [read_zone(data, z) for z in zone]
     else:
