@@ -11,6 +11,9 @@
    points are joined by straight lines) against ours (step semantics: a value is the mean of
    its interval; starts also on the grid, at now and at the latest start): time per decision,
    how often the chosen start agrees, and what cats' window costs under step semantics.
+4. Shared capacity: 1,000 jobs (1-2 h, 1-2 GPUs, up to 12 h slack) over one real week
+   (DE, FR, ES, 2022-06-06..13, 8 GPUs per zone): exact MILP (HiGHS) against the greedy
+   heuristic, the gap between them, and the uncapacitated "everyone in the cheapest hour" bound.
 
 Run: ``.venv/bin/python benchmarks/bench_planner.py [--quick]``.
 """
@@ -28,7 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from carbonshift.planning import DynamicPolicy, Job, Outlook, cheapest_window, plan_many
+from carbonshift.planning import (
+    CapacityProblem,
+    DynamicPolicy,
+    Job,
+    Outlook,
+    cheapest_window,
+    heuristic_gap,
+    plan_many,
+)
 from carbonshift.signals.files import read_trace
 from carbonshift.signals.series import IntensitySeries
 from carbonshift.timeutil import from_epoch_s
@@ -150,6 +161,36 @@ def bench_cats(moer: IntensitySeries, count: int) -> None:
         )
 
 
+def bench_capacity(data: Path) -> None:
+    week = 1_654_473_600  # 2022-06-06T00:00Z
+    series = {
+        z: read_trace(data / f"{z}.csv.gz").slice(week, week + 7 * 86_400)
+        for z in ("DE", "FR", "ES")
+    }
+    rng = np.random.default_rng(1)
+    jobs = []
+    for j in range(1000):
+        submit = week + int(rng.integers(0, 6 * 96)) * 900
+        duration = int(rng.choice([H, 2 * H]))
+        slack = min(int(rng.integers(0, 13)) * H, week + 7 * 86_400 - submit - duration)
+        jobs.append(
+            Job(
+                submit=from_epoch_s(submit),
+                duration=timedelta(seconds=duration),
+                slack=timedelta(seconds=slack),
+                gpus=int(rng.integers(1, 3)),
+                power_w=float(rng.integers(300, 2000)),
+                job_id=f"j{j}",
+            )
+        )
+    problem = CapacityProblem(jobs, series, {"DE": 8, "FR": 8, "ES": 8})
+    t0 = time.perf_counter()
+    report = heuristic_gap(problem, time_limit_s=90)
+    print(
+        f"capacity, 1,000 jobs x 3 zones, one week: {report.describe()} [{time.perf_counter() - t0:.1f} s]"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
@@ -160,6 +201,8 @@ def main() -> None:
     bench_decision(moer, 50 if args.quick else 500)
     bench_many(de2022, 10_000 if args.quick else 100_000)
     bench_cats(moer, 10 if args.quick else 50)
+    if not args.quick:
+        bench_capacity(SHARED / "data")
 
 
 if __name__ == "__main__":
