@@ -90,7 +90,7 @@ class SignalStore:
     """Series on disk under ``root``; safe for many readers and one writer at a time."""
 
     def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
+        self.root = Path(root).expanduser()
 
     # ----------------------------------------------------------------- paths and locking
     def _path(self, dataset: str, zone: str, variant: str) -> Path:
