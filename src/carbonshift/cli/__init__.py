@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from carbonshift.cli import demo, signals
+from carbonshift.cli import forecast as forecast_cmd
 from carbonshift.cli import plan as plan_cmd
 from carbonshift.cli import report as report_cmd
 
@@ -22,6 +23,7 @@ demo.register(app)
 signals.register(app)
 report_cmd.register(app)
 plan_cmd.register(app)
+forecast_cmd.register(app)
 
 
 def main() -> None:
