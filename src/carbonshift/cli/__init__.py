@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from carbonshift.cli import compare as compare_cmd
 from carbonshift.cli import demo, signals
 from carbonshift.cli import forecast as forecast_cmd
 from carbonshift.cli import plan as plan_cmd
@@ -24,6 +25,7 @@ signals.register(app)
 report_cmd.register(app)
 plan_cmd.register(app)
 forecast_cmd.register(app)
+compare_cmd.register(app)
 
 
 def main() -> None:
