@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo check lint typecheck test bench clean
+.PHONY: demo check lint typecheck test bench results clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_signals.py
 	$(BIN)/python benchmarks/bench_planner.py
 	$(BIN)/python benchmarks/bench_accounting.py
+	$(BIN)/python benchmarks/bench_forecast.py
+
+## The 2022 policy comparison over every zone (minutes; writes results/) and the EuroSys'24 reproduction.
+results: $(STAMP)
+	$(BIN)/python benchmarks/results.py --paper
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -42,13 +42,20 @@ def test_demo_on_real_data(tmp_path: Path, data_dir: Path) -> None:
             w["mean_intensity_g_per_kwh"] for w in r["windows"]
         )
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
+    replay = {(r["zone"], r["policy"]): r for r in summary["replay"]}
+    for zone in ("DE", "FR"):
+        assert replay[(zone, "immediate")]["mean_delay_h"] == 0
+        oracle = replay[(zone, "oracle")]["reduction_vs_immediate_pct"]
+        for policy in ("static", "dynamic"):
+            assert replay[(zone, policy)]["deadline_misses"] == 0
+            assert replay[(zone, policy)]["reduction_vs_immediate_pct"] <= oracle + 1e-9
 
 
 def test_demo_without_data_is_loudly_synthetic(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = runner.invoke(app, ["demo", "--synthetic", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert result.output.count("SYNTHETIC DEMO GRID") >= 2
+    assert result.output.count("SYNTHETIC DEMO GRID") >= 4  # banner, both tables, footer
     summary = json.loads((out / "demo.json").read_text())
     assert summary["synthetic"] is True and "SYNTHETIC" in summary["warning"]
     assert all(r["zone"].startswith("SYNTH-") for r in summary["results"])
