@@ -6,7 +6,7 @@ Workload per zone and job length (1 h, 4 h, 24 h): one job every hour, 24 h slac
 in ``[2022-01-01, 2023-01-01 − 24 h − length)`` so that every window lies in 2022 data for
 every zone (the 2022-only zones end there). Policies: immediate (baseline), static (slot
 re-learned each UTC day on the 28 days before it: most zones have no data before 2022),
-dynamic (``seasonal_24h`` forecast, re-planned every hour until the start), oracle (perfect
+dynamic (``climatology`` forecast by default, re-planned every hour until the start), oracle (perfect
 foresight). Every figure is on Electricity Maps' lifecycle, consumption-based average
 intensity (actuals).
 
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paper", action="store_true", help="add the EuroSys'24 reproduction")
     parser.add_argument(
         "--forecast",
-        default="seasonal_24h",
+        default="climatology",
         help="forecaster of the dynamic policy (see carbonshift forecast)",
     )
     args = parser.parse_args(argv)
