@@ -6,10 +6,11 @@ from __future__ import annotations
 import typer
 
 from carbonshift.cli import compare as compare_cmd
-from carbonshift.cli import demo, signals
+from carbonshift.cli import demo, jobs, signals
 from carbonshift.cli import forecast as forecast_cmd
 from carbonshift.cli import plan as plan_cmd
 from carbonshift.cli import report as report_cmd
+from carbonshift.cli import service as service_cmd
 
 __all__ = ["app", "main"]
 
@@ -24,6 +25,8 @@ demo.register(app)
 signals.register(app)
 report_cmd.register(app)
 plan_cmd.register(app)
+service_cmd.register(app)
+jobs.register(app)
 forecast_cmd.register(app)
 compare_cmd.register(app)
 
