@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from carbonshift.errors import UsageError
 
 __all__ = [
+    "Span",
     "format_duration",
     "format_time",
     "from_epoch_s",
@@ -121,3 +123,23 @@ def to_epoch_s(value: datetime) -> int:
 def from_epoch_s(seconds: int | float | np.integer | np.floating) -> datetime:
     """A UTC datetime for seconds since the Unix epoch."""
     return datetime.fromtimestamp(float(seconds), tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open time span ``[start_s, end_s)`` in epoch seconds (UTC)."""
+
+    start_s: int
+    end_s: int
+
+    @property
+    def duration_s(self) -> int:
+        return self.end_s - self.start_s
+
+    @property
+    def start(self) -> datetime:
+        return from_epoch_s(self.start_s)
+
+    @property
+    def end(self) -> datetime:
+        return from_epoch_s(self.end_s)

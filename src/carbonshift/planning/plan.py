@@ -20,7 +20,7 @@ import numpy as np
 from carbonshift.planning.errors import InfeasibleJobError
 from carbonshift.planning.job import Job
 from carbonshift.signals.series import IntensitySeries
-from carbonshift.timeutil import format_time, from_epoch_s
+from carbonshift.timeutil import Span, format_time, from_epoch_s
 
 __all__ = ["Fallback", "FallbackLevel", "Plan", "Segment", "build_plan", "expected_integral"]
 
@@ -45,23 +45,8 @@ class Fallback:
 
 
 @dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(Span):
     """One uninterrupted run ``[start_s, end_s)``, epoch seconds."""
-
-    start_s: int
-    end_s: int
-
-    @property
-    def duration_s(self) -> int:
-        return self.end_s - self.start_s
-
-    @property
-    def start(self) -> datetime:
-        return from_epoch_s(self.start_s)
-
-    @property
-    def end(self) -> datetime:
-        return from_epoch_s(self.end_s)
 
 
 @dataclass(frozen=True, slots=True)

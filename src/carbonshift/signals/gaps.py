@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal, get_args
 
 import numpy as np
 
 from carbonshift.errors import GapError, UsageError
 from carbonshift.signals.series import IntensitySeries
-from carbonshift.timeutil import format_time, from_epoch_s
+from carbonshift.timeutil import Span, format_time, from_epoch_s
 
 __all__ = ["FillMethod", "Gap", "fill_gaps", "find_gaps"]
 
@@ -19,23 +18,8 @@ FILL_METHODS: tuple[str, ...] = get_args(FillMethod)
 
 
 @dataclass(frozen=True, slots=True)
-class Gap:
+class Gap(Span):
     """A run of missing steps ``[start_s, end_s)``."""
-
-    start_s: int
-    end_s: int
-
-    @property
-    def duration_s(self) -> int:
-        return self.end_s - self.start_s
-
-    @property
-    def start(self) -> datetime:
-        return from_epoch_s(self.start_s)
-
-    @property
-    def end(self) -> datetime:
-        return from_epoch_s(self.end_s)
 
     def __str__(self) -> str:
         return f"{format_time(self.start)}..{format_time(self.end)}"

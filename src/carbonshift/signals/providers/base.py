@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Self
 
 from carbonshift.errors import UsageError
 from carbonshift.signals.labels import Accounting, Basis, Signal
@@ -59,7 +59,7 @@ class Provider(abc.ABC):
     def close(self) -> None:
         """Release connections; safe to call twice."""
 
-    def __enter__(self) -> Provider:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

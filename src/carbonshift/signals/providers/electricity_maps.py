@@ -62,10 +62,10 @@ from carbonshift.errors import (
     UsageError,
 )
 from carbonshift.signals.labels import Accounting, Kind, SignalLabels
-from carbonshift.signals.providers.base import Provider, ProviderCapabilities
+from carbonshift.signals.providers.base import ProviderCapabilities
 from carbonshift.signals.providers.cache import ResponseCache
 from carbonshift.signals.providers.credentials import Secret, get_credential
-from carbonshift.signals.providers.http import HttpClient
+from carbonshift.signals.providers.http import HttpClient, HttpProvider
 from carbonshift.signals.series import IntensitySeries
 from carbonshift.timeutil import format_time, from_epoch_s, parse_time, utc
 
@@ -118,7 +118,7 @@ class _Point:
     factor_type: str | None
 
 
-class ElectricityMapsProvider(Provider):
+class ElectricityMapsProvider(HttpProvider):
     """Electricity Maps carbon intensity: average, consumption-based, lifecycle or direct.
 
     See the module docstring for the endpoints, labels and caching. Keyword-only options:
@@ -189,14 +189,6 @@ class ElectricityMapsProvider(Provider):
             f"ElectricityMapsProvider(base_url={self._http.base_url!r}, "
             f"emission_factor_type={self.emission_factor_type!r})"
         )
-
-    @property
-    def requests_sent(self) -> int:
-        """HTTP requests actually sent (cache hits excluded), for tests and diagnostics."""
-        return self._http.requests_sent
-
-    def close(self) -> None:
-        self._http.close()
 
     # ------------------------------------------------------------------ helpers
     def _now(self) -> datetime:

@@ -51,7 +51,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Self
 
 import httpx
 import numpy as np
@@ -65,10 +64,10 @@ from carbonshift.errors import (
     UsageError,
 )
 from carbonshift.signals.labels import SignalLabels
-from carbonshift.signals.providers.base import Provider, ProviderCapabilities
+from carbonshift.signals.providers.base import ProviderCapabilities
 from carbonshift.signals.providers.cache import ResponseCache
 from carbonshift.signals.providers.credentials import Secret, get_credential
-from carbonshift.signals.providers.http import HttpClient, error_text
+from carbonshift.signals.providers.http import HttpClient, HttpProvider, error_text
 from carbonshift.signals.series import FloatArray, IntArray, IntensitySeries
 from carbonshift.timeutil import format_time, parse_duration, parse_time, utc
 
@@ -502,7 +501,7 @@ def intensity_from_mix(
 
 
 # ---------------------------------------------------------------------- the provider
-class EntsoeProvider(Provider):
+class EntsoeProvider(HttpProvider):
     """Production-based life-cycle average intensity from ENTSO-E actual generation per type.
 
     ``zone`` is a zone id of :data:`ZONE_EIC` (``FI``, ``SE-SE3``, ``DE``...) or a raw EIC area
@@ -559,12 +558,6 @@ class EntsoeProvider(Provider):
             clock=clock,
             sleep=sleep,
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
 
     @staticmethod
     def eic(zone: str) -> str:

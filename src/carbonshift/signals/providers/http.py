@@ -20,10 +20,11 @@ from carbonshift.errors import (
     ProviderUnavailableError,
     RateLimitedError,
 )
+from carbonshift.signals.providers.base import Provider
 from carbonshift.signals.providers.cache import CachedResponse, ResponseCache
 from carbonshift.signals.providers.credentials import Secret
 
-__all__ = ["HttpClient", "error_text"]
+__all__ = ["HttpClient", "HttpProvider", "error_text"]
 
 log = logging.getLogger("carbonshift.providers")
 
@@ -249,3 +250,17 @@ class HttpClient:
             status_code=status,
             provider=self.provider,
         )
+
+
+class HttpProvider(Provider):
+    """A provider that talks to its API through one :class:`HttpClient` (``self._http``)."""
+
+    _http: HttpClient
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests actually sent (cache hits excluded), for tests and diagnostics."""
+        return self._http.requests_sent
+
+    def close(self) -> None:
+        self._http.close()

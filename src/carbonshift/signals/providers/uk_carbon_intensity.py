@@ -58,9 +58,9 @@ import httpx
 
 from carbonshift.errors import NoDataError, ProviderError, UnknownZoneError, UsageError
 from carbonshift.signals.labels import SignalLabels
-from carbonshift.signals.providers.base import Provider, ProviderCapabilities
+from carbonshift.signals.providers.base import ProviderCapabilities
 from carbonshift.signals.providers.cache import ResponseCache
-from carbonshift.signals.providers.http import HttpClient
+from carbonshift.signals.providers.http import HttpClient, HttpProvider
 from carbonshift.signals.series import IntensitySeries
 from carbonshift.timeutil import format_time, from_epoch_s, parse_time, utc
 
@@ -231,7 +231,7 @@ def _chunks(start_s: int, end_s: int, max_s: int) -> Iterator[tuple[int, int]]:
         a = b
 
 
-class UKCarbonIntensityProvider(Provider):
+class UKCarbonIntensityProvider(HttpProvider):
     """GB national and regional carbon intensity: average, direct, consumption-based, gCO2/kWh.
 
     See the module docstring for the zones, why these labels, and how actuals and forecasts
@@ -285,14 +285,6 @@ class UKCarbonIntensityProvider(Provider):
 
     def __repr__(self) -> str:
         return f"UKCarbonIntensityProvider(base_url={self._http.base_url!r})"
-
-    @property
-    def requests_sent(self) -> int:
-        """HTTP requests actually sent (cache hits excluded), for tests and diagnostics."""
-        return self._http.requests_sent
-
-    def close(self) -> None:
-        self._http.close()
 
     # ------------------------------------------------------------------ helpers
     def _now(self) -> datetime:

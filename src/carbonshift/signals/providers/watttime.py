@@ -39,7 +39,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import numpy as np
@@ -52,10 +52,10 @@ from carbonshift.errors import (
     UsageError,
 )
 from carbonshift.signals.labels import SignalLabels
-from carbonshift.signals.providers.base import Provider, ProviderCapabilities
+from carbonshift.signals.providers.base import ProviderCapabilities
 from carbonshift.signals.providers.cache import ResponseCache
 from carbonshift.signals.providers.credentials import Secret, get_credential
-from carbonshift.signals.providers.http import HttpClient
+from carbonshift.signals.providers.http import HttpClient, HttpProvider
 from carbonshift.signals.series import FloatArray, IntArray, IntensitySeries
 from carbonshift.timeutil import format_time, parse_time, utc
 
@@ -117,7 +117,7 @@ def _ceil_s(t: int, step: int) -> int:
     return -(-t // step) * step
 
 
-class WattTimeProvider(Provider):
+class WattTimeProvider(HttpProvider):
     """WattTime v3 MOER (``co2_moer``) for a WattTime region (e.g. ``CAISO_NORTH``).
 
     Credentials come from ``username``/``password`` when given, else from
@@ -180,12 +180,6 @@ class WattTimeProvider(Provider):
             clock=clock,
             sleep=sleep,
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
 
     # ------------------------------------------------------------------ auth
     def _credentials(self) -> tuple[Secret, Secret]:
