@@ -2,10 +2,11 @@
 
 Trains a small MLP on random data for about a minute with the NVML meter and prints the GPU
 energy from NVML's total-energy counter, the energy from integrating the sampled power
-(trapezoid), and their difference. On a machine without a GPU (or without PyTorch or
-nvidia-ml-py) it prints one ``no GPU (reason)`` line and exits 0.
+(trapezoid), and their difference: over the whole run and per phase (a short idle lead-in,
+training, and an idle cool-down during which power ramps down). On a machine without a GPU
+(or without PyTorch or nvidia-ml-py) it prints one ``no GPU (reason)`` line and exits 0.
 
-Run: ``.venv/bin/python benchmarks/gpu_track.py [--seconds 60] [--interval 0.2]``
+Run: ``.venv/bin/python benchmarks/gpu_track.py [--seconds 60] [--interval 0.1] [--cooldown 15]``
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ def train(torch: Any, seconds: float) -> tuple[int, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="training time (s)")
-    parser.add_argument("--interval", type=float, default=0.2, help="sampling interval (s)")
+    parser.add_argument("--interval", type=float, default=0.1, help="sampling interval (s)")
+    parser.add_argument("--idle", type=float, default=3.0, help="idle lead-in (s)")
+    parser.add_argument("--cooldown", type=float, default=15.0, help="idle cool-down (s)")
     args = parser.parse_args(argv)
 
     torch, reason = load_torch()
@@ -85,16 +88,24 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         return no_gpu(reason)
 
+    train(torch, 2.0)  # warm-up outside the measurement: CUDA context, kernels, allocator
+    torch.cuda.synchronize()
+    time.sleep(args.idle)
     with track(meter=meter, interval_s=args.interval) as t:
+        t0 = time.monotonic()
+        time.sleep(args.idle)
+        t1 = time.monotonic()
         steps, loss = train(torch, args.seconds)
+        t2 = time.monotonic()
+        time.sleep(args.cooldown)
 
     info = t.meter
     assert info is not None
     readings = [r for r in t.readings if r.power_w is not None]
     times = np.array([r.time_s for r in readings])
     power = np.array([r.power_w for r in readings], dtype=np.float64)
-    integrated_j = float(np.sum((power[1:] + power[:-1]) / 2.0 * np.diff(times)))
-    counter_j = t.readings[-1].energy_j
+    energy = np.array([r.energy_j for r in readings], dtype=np.float64)
+    counter_j, integrated_j = compare(times, power, energy, times[0], times[-1])
     diff_j = counter_j - integrated_j
     print(f"device: {', '.join(info.devices)}; meter: {info.describe()}")
     print(f"trained {steps} steps in {t.duration_s:.1f} s (last loss {loss:.4f})")
@@ -106,7 +117,35 @@ def main(argv: list[str] | None = None) -> int:
     pct = 100.0 * diff_j / counter_j if counter_j else float("nan")
     print(f"difference (counter - integrated): {diff_j:+.1f} J ({pct:+.2f}%)")
     print(f"mean power: {counter_j / t.duration_s:.1f} W")
+    start = times[0]  # the meter's clock moves with time.monotonic(); phases are offsets
+    bounds = [
+        ("idle lead-in", start, start + (t1 - t0)),
+        ("training", start + (t1 - t0), start + (t2 - t0)),
+        ("  steady (after 5 s)", start + (t1 - t0) + 5.0, start + (t2 - t0)),
+        ("cool-down (ramp)", start + (t2 - t0), times[-1]),
+        ("  first 5 s of it", start + (t2 - t0), start + (t2 - t0) + 5.0),
+    ]
+    print(f"{'phase':<22}{'s':>7}{'mean W':>9}{'counter J':>12}{'integr. J':>12}{'diff':>9}")
+    for name, lo, hi in bounds:
+        c, i = compare(times, power, energy, lo, hi)
+        span = min(hi, times[-1]) - max(lo, times[0])
+        pct = 100.0 * (c - i) / c if c else float("nan")
+        print(f"{name:<22}{span:7.1f}{c / span:9.1f}{c:12.1f}{i:12.1f}{pct:+8.2f}%")
     return 0
+
+
+def compare(
+    times: np.ndarray, power: np.ndarray, energy: np.ndarray, lo: float, hi: float
+) -> tuple[float, float]:
+    """Counter energy and trapezoid-integrated energy between the readings nearest lo and hi."""
+    i = int(np.searchsorted(times, lo))
+    j = int(np.searchsorted(times, hi, side="right")) - 1
+    i, j = min(i, len(times) - 1), max(j, 0)
+    if j <= i:
+        return 0.0, 0.0
+    counter_j = float(energy[j] - energy[i])
+    p, dt = power[i : j + 1], np.diff(times[i : j + 1])
+    return counter_j, float(np.sum((p[1:] + p[:-1]) / 2.0 * dt))
 
 
 if __name__ == "__main__":
