@@ -21,6 +21,8 @@ The dynamic programme runs backward over slots with states (idle | restoring p s
 working with ℓ useful slots in this chunk) × (useful slots done), vectorised over the last
 index; a forward pass then rebuilds the plan preferring to run rather than wait whenever that
 costs no more, so ties go to the earliest work. Size: slots × work × (1 + overhead + chunk).
+With a one-slot minimum chunk and no overhead every set of slots is valid, so the plan is
+simply the cheapest ``work`` slots (ties to the earliest), found by a sort.
 """
 
 from __future__ import annotations
@@ -85,6 +87,14 @@ def chunk_costs_dp(
     w_n = work + 1
     m = max(1, min(min_chunk, work))
     o = overhead
+    if m == 1 and o == 0:
+        # Any set of slots is a valid plan: the ``work`` cheapest usable slots, ties to the
+        # earliest (what the DP below prefers too), without the O(slots × work) tables.
+        if int(np.isfinite(costs).sum()) < work:
+            return None
+        chosen = np.zeros(n, dtype=bool)
+        chosen[np.argsort(costs, kind="stable")[:work]] = True
+        return [bool(x) for x in chosen]
     inf = np.inf
     tol = 1e-9 * (float(np.abs(costs[np.isfinite(costs)]).sum()) + 1.0)
     # value-to-go at boundary n
