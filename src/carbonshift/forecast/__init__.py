@@ -25,6 +25,7 @@ from carbonshift.forecast.baselines import (
     SeasonalNaiveForecaster,
 )
 from carbonshift.forecast.learned import GradientBoostingForecaster, RetrainingForecaster
+from carbonshift.forecast.noisy import NoisyOracleForecaster
 from carbonshift.forecast.provider import DailyIssue, FixedLead, IssueSchedule, ProviderForecast
 from carbonshift.forecast.registry import (
     FORECASTERS,
@@ -45,6 +46,7 @@ __all__ = [
     "Forecaster",
     "GradientBoostingForecaster",
     "IssueSchedule",
+    "NoisyOracleForecaster",
     "PersistenceForecaster",
     "ProviderForecast",
     "RankingRow",

@@ -9,12 +9,15 @@
                           weekly, with p10/p90 intervals
 ``provider``              :class:`ProviderForecast`: a provider's stored forecast column, replayed
                           as issued (needs ``provider_column``)
+``noisy_oracle``          :class:`NoisyOracleForecaster`: **perfect foresight + Gaussian noise**
+                          (reads the future; for reproducing studies, never a real forecast;
+                          needs ``actuals``, takes ``error``, ``seed``, ``scale``)
 ========================  ======================================================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from carbonshift.errors import UsageError
@@ -27,6 +30,7 @@ from carbonshift.forecast.baselines import (
     SeasonalNaiveForecaster,
 )
 from carbonshift.forecast.learned import GradientBoostingForecaster
+from carbonshift.forecast.noisy import NoisyOracleForecaster
 from carbonshift.forecast.provider import IssueSchedule, ProviderForecast
 from carbonshift.signals.series import IntensitySeries
 
@@ -46,6 +50,21 @@ def _provider(
     return ProviderForecast(provider_column, schedule)
 
 
+def _noisy_oracle(
+    *,
+    actuals: IntensitySeries | Mapping[str, IntensitySeries] | None = None,
+    error: float = 0.05,
+    seed: int = 0,
+    scale: str = "series",
+) -> Forecaster:
+    if actuals is None:
+        raise UsageError(
+            "noisy_oracle: no actual series was given (it is perfect foresight plus noise)",
+            hint="pass actuals=<the replayed series>",
+        )
+    return NoisyOracleForecaster(actuals, error=error, seed=seed, scale=scale)
+
+
 FORECASTERS: dict[str, Factory] = {
     "persistence": lambda **kw: PersistenceForecaster(**kw),
     "seasonal_24h": lambda **kw: SeasonalNaiveForecaster(DAY_S, **kw),
@@ -53,6 +72,7 @@ FORECASTERS: dict[str, Factory] = {
     "climatology": lambda **kw: ClimatologyForecaster(**kw),
     "gbm": lambda **kw: GradientBoostingForecaster(**kw),
     "provider": _provider,
+    "noisy_oracle": _noisy_oracle,
 }
 
 
