@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from carbonshift.errors import DataError, UsageError
-from carbonshift.forecast import make_forecaster
+from carbonshift.forecast import Forecaster, make_forecaster
 from carbonshift.signals.files import read_zone
 from carbonshift.signals.series import IntArray, IntensitySeries
 from carbonshift.simulate.capacity import admit, oracle_with_capacity
-from carbonshift.simulate.chunks import plan_chunked
+from carbonshift.simulate.chunks import DEFAULT_MIN_CHUNK_S, plan_chunked
 from carbonshift.simulate.decisions import Decisions, Segments, evaluate
 from carbonshift.simulate.dynamic import replay_dynamic
 from carbonshift.simulate.policies import StaticSpec, oracle_starts, static_starts
@@ -52,6 +52,7 @@ class CompareSpec:
     capacity: int | None = None
     interruptible: bool = False
     trim: bool = False
+    min_chunk_s: int = DEFAULT_MIN_CHUNK_S
 
 
 @dataclass
@@ -148,8 +149,13 @@ def run_comparison(
     workload: Workload,
     *,
     progress: ProgressFn | None = None,
+    forecaster: Forecaster | None = None,
 ) -> Comparison:
-    """Replay ``workload`` in every home zone of ``spec`` through ``spec.policies``."""
+    """Replay ``workload`` in every home zone of ``spec`` through ``spec.policies``.
+
+    ``dynamic`` uses ``forecaster`` when given, else the registry's ``spec.forecast`` (the
+    ``noisy_oracle``, perfect foresight plus noise, is built on ``series`` with its defaults).
+    """
     _check_period(spec, series)
     for p in spec.policies:
         if p not in POLICIES:
@@ -179,7 +185,9 @@ def run_comparison(
     notes: list[str] = []
     forecast_s = 0.0
     decisions: dict[tuple[str, str], Decisions] = {}
-    forecaster = make_forecaster(spec.forecast) if "dynamic" in spec.policies else None
+    if forecaster is None and "dynamic" in spec.policies:
+        options: dict[str, Any] = {"actuals": series} if spec.forecast == "noisy_oracle" else {}
+        forecaster = make_forecaster(spec.forecast, **options)
     for policy in spec.policies:
         t0 = time.perf_counter()
         per_group: list[
@@ -201,7 +209,13 @@ def run_comparison(
                 notes += [f"static {g.home}: {n}" for n in slot_notes]
             elif spec.interruptible and len(w):
                 zi, segs, fallback = plan_chunked(
-                    policy, w, g.allowed, hist, forecaster, progress=progress
+                    policy,
+                    w,
+                    g.allowed,
+                    hist,
+                    forecaster,
+                    min_chunk_s=spec.min_chunk_s,
+                    progress=progress,
                 )
                 start = np.array([s[0][0] if s else 0 for s in segs], dtype=np.int64)
             elif policy == "oracle":
