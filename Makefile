@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo check lint typecheck test bench results clean
+.PHONY: demo check lint typecheck test bench results results-lwa clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP)
 ## The 2022 policy comparison over every zone (minutes; writes results/) and the EuroSys'24 reproduction.
 results: $(STAMP)
 	$(BIN)/python benchmarks/results.py --paper
+
+## Let's Wait Awhile (Wiesner et al., Middleware'21) reproduced (minutes; writes results/lets_wait_awhile.md).
+results-lwa: $(STAMP)
+	$(BIN)/python benchmarks/lets_wait_awhile.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
