@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from carbonshift.cli.common import err_console, guarded
 from carbonshift.errors import UsageError
 from carbonshift.forecast import FORECASTERS
+from carbonshift.simulate.capacity import CAPACITY_SOLVERS
 from carbonshift.simulate.comparison import (
     POLICIES,
     CompareSpec,
@@ -152,6 +153,14 @@ def compare_cmd(
     capacity: Annotated[
         int | None, typer.Option("--capacity", help="GPUs per zone and step.", min=1)
     ] = None,
+    capacity_solver: Annotated[
+        str,
+        typer.Option(
+            "--capacity-solver",
+            help="greedy, exact (HiGHS MILP) or auto (exact for batches of at most "
+            "20,000 options, else greedy); a failed solver falls back to the other.",
+        ),
+    ] = "auto",
     policies: Annotated[
         str, typer.Option("--policies", help="Comma-separated subset of the policies.")
     ] = ",".join(POLICIES),
@@ -205,6 +214,11 @@ def compare_cmd(
     for p in policy_list:
         if p not in POLICIES:
             raise UsageError(f"--policies: unknown policy {p!r}", hint=f"use {','.join(POLICIES)}")
+    if capacity_solver not in CAPACITY_SOLVERS:
+        raise UsageError(
+            f"--capacity-solver: unknown solver {capacity_solver!r}",
+            hint="use greedy, exact or auto",
+        )
     if static_train not in ("before", "rolling"):
         raise UsageError(f"--static-train: unknown mode {static_train!r}", hint="before or rolling")
     if forecast not in FORECASTERS:
@@ -229,6 +243,7 @@ def compare_cmd(
         static=StaticSpec(static_cron, static_tz, static_train, train_days),
         relocate=relocate,
         capacity=capacity,
+        capacity_solver=capacity_solver,
         interruptible=interruptible,
         trim=trim,
     )

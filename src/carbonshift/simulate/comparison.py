@@ -22,7 +22,12 @@ from carbonshift.errors import DataError, UsageError
 from carbonshift.forecast import Forecaster, make_forecaster
 from carbonshift.signals.files import read_zone
 from carbonshift.signals.series import IntArray, IntensitySeries
-from carbonshift.simulate.capacity import admit, oracle_with_capacity
+from carbonshift.simulate.capacity import (
+    CAPACITY_SOLVERS,
+    BatchSolve,
+    admit,
+    oracle_with_capacity,
+)
 from carbonshift.simulate.chunks import DEFAULT_MIN_CHUNK_S, plan_chunked
 from carbonshift.simulate.decisions import Decisions, Segments, evaluate
 from carbonshift.simulate.dynamic import replay_dynamic
@@ -50,6 +55,7 @@ class CompareSpec:
     static: StaticSpec = field(default_factory=StaticSpec)
     relocate: bool = False
     capacity: int | None = None
+    capacity_solver: str = "auto"
     interruptible: bool = False
     trim: bool = False
     min_chunk_s: int = DEFAULT_MIN_CHUNK_S
@@ -67,9 +73,10 @@ class Comparison:
     seconds: dict[str, float]
     forecast_seconds: float = 0.0
     jobs: int = 0
+    capacity_batches: list[BatchSolve] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "period": {
                 "from": format_time(from_epoch_s(self.spec.from_s)),
                 "to": format_time(from_epoch_s(self.spec.to_s)),
@@ -77,6 +84,13 @@ class Comparison:
             "signal": self.labels,
             "results": [r.to_dict() for r in self.rows],
         }
+        if self.spec.capacity is not None:
+            out["capacity"] = {
+                "gpus_per_zone": self.spec.capacity,
+                "solver": self.spec.capacity_solver,
+                "batches": [b.to_dict() for b in self.capacity_batches],
+            }
+        return out
 
 
 def load_zones(data: Path, zones: Sequence[str]) -> dict[str, IntensitySeries]:
@@ -160,6 +174,11 @@ def run_comparison(
     for p in spec.policies:
         if p not in POLICIES:
             raise UsageError(f"--policies: unknown policy {p!r}", hint=f"use {','.join(POLICIES)}")
+    if spec.capacity_solver not in CAPACITY_SOLVERS:
+        raise UsageError(
+            f"--capacity-solver: unknown solver {spec.capacity_solver!r}",
+            hint="use " + ", ".join(CAPACITY_SOLVERS),
+        )
     if spec.interruptible:
         workload = workload.with_interruptible()
     workload = workload.in_period(spec.from_s, spec.to_s)
@@ -185,6 +204,7 @@ def run_comparison(
     notes: list[str] = []
     forecast_s = 0.0
     decisions: dict[tuple[str, str], Decisions] = {}
+    batches: list[BatchSolve] = []
     if forecaster is None and "dynamic" in spec.policies:
         options: dict[str, Any] = {"actuals": series} if spec.forecast == "noisy_oracle" else {}
         forecaster = make_forecaster(spec.forecast, **options)
@@ -234,7 +254,15 @@ def run_comparison(
             per_group.append((global_zi, start, decided, fallback, segs))
         if spec.capacity is not None and not spec.interruptible:
             per_group = _with_capacity(
-                policy, spec, groups, series, per_group, grid0=grid0, r=r, n_steps=n_steps
+                policy,
+                spec,
+                groups,
+                series,
+                per_group,
+                grid0=grid0,
+                r=r,
+                n_steps=n_steps,
+                batches=batches,
             )
         for g, (gzi, start, decided, fallback, segs) in zip(groups, per_group, strict=True):
             zone_names = np.array([spec.zones[int(k)] for k in gzi], dtype=np.str_)
@@ -256,6 +284,7 @@ def run_comparison(
             ):
                 progress(len(g.workload))
         seconds[policy] = time.perf_counter() - t0
+    notes += [b.describe() for b in batches]
     rows: list[ResultRow] = []
     for g in groups:
         rows += result_rows(g.home, {p: decisions[(g.home, p)] for p in spec.policies})
@@ -268,6 +297,7 @@ def run_comparison(
         seconds,
         forecast_s,
         sum(len(g.workload) for g in groups),
+        batches,
     )
 
 
@@ -281,6 +311,7 @@ def _with_capacity(
     grid0: int,
     r: int,
     n_steps: int,
+    batches: list[BatchSolve],
 ) -> list[tuple[IntArray, IntArray, IntArray, BoolArray, list[Segments | None] | None]]:
     """Apply ``--capacity`` to every group at once (zones are shared between home zones)."""
     assert spec.capacity is not None
@@ -294,17 +325,29 @@ def _with_capacity(
     if policy == "oracle":
         allowed = [g.allowed for g in groups]
         if spec.relocate:
-            zi, start = oracle_with_capacity(
-                both, [series[z] for z in spec.zones], spec.zones, spec.capacity
+            zi, start, record = oracle_with_capacity(
+                both,
+                [series[z] for z in spec.zones],
+                spec.zones,
+                spec.capacity,
+                solver=spec.capacity_solver,
+                batch="oracle " + ",".join(spec.zones),
             )
             gzi = zi
+            batches.append(record)
         else:
             for i, g in enumerate(groups):
                 if not len(g.workload):
                     continue
-                _, st_g = oracle_with_capacity(
-                    g.workload, [series[g.home]], allowed[i], spec.capacity
+                _, st_g, record = oracle_with_capacity(
+                    g.workload,
+                    [series[g.home]],
+                    allowed[i],
+                    spec.capacity,
+                    solver=spec.capacity_solver,
+                    batch=f"oracle {g.home}",
                 )
+                batches.append(record)
                 start[(cut[i - 1] if i else 0) : (cut[i] if i < len(cut) else None)] = st_g
     else:
         start = admit(

@@ -107,6 +107,8 @@ def to_markdown(c: Comparison) -> str:
     out = [f"_{caption(c)}_", "", "| " + " | ".join(head) + " |"]
     out.append("|" + "|".join("---" for _ in head) + "|")
     out += ["| " + " | ".join(b) + " |" for b in body]
+    if c.capacity_batches:
+        out += ["", *(f"- {b.describe()}" for b in c.capacity_batches)]
     return "\n".join(out) + "\n"
 
 
