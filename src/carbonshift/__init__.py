@@ -19,30 +19,46 @@ from carbonshift.errors import (
     UnknownZoneError,
     UsageError,
 )
-from carbonshift.signals import (
-    IntensitySeries,
-    SignalLabels,
-    SignalStore,
-    align,
-    fill_gaps,
-    find_gaps,
-)
-from carbonshift.signals.files import read_trace, read_zone
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "IntensitySeries": "carbonshift.signals",
+    "SignalLabels": "carbonshift.signals",
+    "SignalStore": "carbonshift.signals",
+    "align": "carbonshift.signals",
+    "fill_gaps": "carbonshift.signals",
+    "find_gaps": "carbonshift.signals",
+    "read_trace": "carbonshift.signals.files",
+    "read_zone": "carbonshift.signals.files",
+    "track": "carbonshift.accounting.tracker",
+}
+"""Public names loaded on first use (numpy, pandas, SQLAlchemy and psutil are not imported
+by ``import carbonshift``, so that tools such as the energy probe start fast)."""
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from carbonshift.accounting.tracker import track
+    from carbonshift.signals import (
+        IntensitySeries,
+        SignalLabels,
+        SignalStore,
+        align,
+        fill_gaps,
+        find_gaps,
+    )
+    from carbonshift.signals.files import read_trace, read_zone
 
 
 def __getattr__(name: str) -> object:
-    """Heavy parts of the public API (accounting: SQLAlchemy, psutil) load on first use."""
-    if name == "track":
-        from carbonshift.accounting.tracker import track
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'carbonshift' has no attribute {name!r}")
+    import importlib
 
-        return track
-    raise AttributeError(f"module 'carbonshift' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [
