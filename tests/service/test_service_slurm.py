@@ -4,9 +4,11 @@ code come back through the API. FAILS (does not skip) without Slurm: run .ci/slu
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from executors.slurm_cluster import SlurmCluster
@@ -42,6 +44,7 @@ def test_job_runs_in_its_planned_window_on_slurm(tmp_path: Path, slurm: SlurmClu
                 "duration": "20s",
                 "deadline": "3m",
                 "executor": "slurm",
+                "power_w": 100.0,
             }
             ok = c.post("/v1/jobs", json=body).json()["id"]
             bad = c.post("/v1/jobs", json={**body, "command": ["sh", "-c", "exit 3"]}).json()["id"]
@@ -68,5 +71,18 @@ def test_job_runs_in_its_planned_window_on_slurm(tmp_path: Path, slurm: SlurmClu
             assert states == [
                 "submitted", "planned", "dispatching", "waiting", "running", "succeeded"
             ]  # fmt: skip
+            # the probe ran inside the batch job and the service accounted the run: on the
+            # forecast (provisional), 40 g where it ran against 400 g at submission
+            account: dict[str, Any] = {"status": "pending"}
+            end = time.monotonic() + 30
+            while account["status"] == "pending" and time.monotonic() < end:
+                account = c.get(f"/v1/jobs/{ok}/account").json()
+                time.sleep(0.3)
+            assert account["status"] == "provisional", account
+            summary = account["summary"]
+            assert summary["energy_kwh"] > 0 and summary["emissions_g"] > 0
+            assert summary["savings_vs_immediate"]["saved_pct"] > 50.0
+            probes = list((tmp_path / "data" / "energy" / str(ok)).glob("attempt-*.json"))
+            assert len(probes) == 1 and json.loads(probes[0].read_text())["complete"] is True
     finally:
         service.close()

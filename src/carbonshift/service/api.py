@@ -22,7 +22,7 @@ Routes (``/v1`` and ``/metrics`` need the bearer token when one is configured):
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from carbonshift.errors import CarbonshiftError, DataError, UsageError
 from carbonshift.executors import ExecutorError
 from carbonshift.planning import Job, ZoneTerms
+from carbonshift.service.accountant import describe_account
 from carbonshift.service.auth import require_token
 from carbonshift.service.lifecycle import State
 from carbonshift.service.metrics import CONTENT_TYPE
@@ -201,6 +202,20 @@ def _jobs_router(service: Service) -> APIRouter:
     def job_transitions(job_id: int) -> list[TransitionOut]:
         _job(service, job_id)
         return [transition_out(t) for t in service.store.transitions(job_id)]
+
+    @r.get("/jobs/{job_id}/account", tags=["accounting"])
+    def job_account(job_id: int) -> dict[str, Any]:
+        """Energy, emissions and savings of an ended job (``pending`` until accounted)."""
+        row = _job(service, job_id)
+        found = service.store.account(job_id)
+        if found is None:
+            why = "not measured (service.measure is off)" if not service.config.measure else ""
+            if not why:
+                why = "the job has not ended" if not row.state.is_terminal else "not yet"
+            return {"job_id": job_id, "status": "pending", "summary": {}, "line": why}
+        status, summary = found
+        line = describe_account(status, summary)
+        return {"job_id": job_id, "status": status, "summary": summary, "line": line}
 
     @r.post("/plan", response_model=PlanResult, tags=["planning"])
     def what_if(body: PlanRequest) -> PlanResult:

@@ -126,6 +126,10 @@ class ServiceClient:
         out: list[dict[str, Any]] = self.request("GET", f"/v1/jobs/{job_id}/plans").json()
         return out
 
+    def account(self, job_id: int) -> dict[str, Any]:
+        out: dict[str, Any] = self.request("GET", f"/v1/jobs/{job_id}/account").json()
+        return out
+
     def transitions(self, job_id: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = self.request("GET", f"/v1/jobs/{job_id}/transitions").json()
         return out

@@ -130,6 +130,12 @@ class ServiceConfig:
     clock_anchor: datetime | None = None
     zones: tuple[ZoneConfig, ...] = ()
     executors: tuple[ExecutorConfig, ...] = ()
+    measure: bool = True
+    """Wrap each command in the energy probe and account finished jobs into the ledger."""
+    probe_interval_s: float = 5.0
+    probe_python: str | None = None
+    """The Python that runs the probe where jobs run (default: the server's own)."""
+    pue: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.executors:
@@ -145,6 +151,10 @@ class ServiceConfig:
                 )
         if self.replan_every_s <= 0 or self.poll_every_s <= 0:
             raise UsageError("replan_every / poll_every: must be positive", hint="e.g. 15m, 2s")
+        if not self.probe_interval_s > 0:
+            raise UsageError("service.probe_interval: must be positive", hint="e.g. 5s")
+        if not self.pue >= 1.0:
+            raise UsageError(f"service.pue: {self.pue} is below 1", hint="a PUE is at least 1.0")
 
     @property
     def database_url(self) -> str:
@@ -225,6 +235,10 @@ _SERVICE_KEYS = {
     "poll_every",
     "max_forecast_age",
     "forecast_horizon",
+    "measure",
+    "probe_interval",
+    "probe_python",
+    "pue",
 }
 
 
@@ -304,6 +318,19 @@ def parse_config(data: Mapping[str, Any], *, base: Path) -> ServiceConfig:
         kwargs["forecast_horizon_s"] = round(
             _seconds(svc["forecast_horizon"], "service.forecast_horizon")
         )
+    if "measure" in svc:
+        if not isinstance(svc["measure"], bool):
+            raise UsageError(f"service.measure: expected true or false, not {svc['measure']!r}")
+        kwargs["measure"] = svc["measure"]
+    if "probe_interval" in svc:
+        kwargs["probe_interval_s"] = _seconds(svc["probe_interval"], "service.probe_interval")
+    if "probe_python" in svc:
+        kwargs["probe_python"] = str(svc["probe_python"])
+    if "pue" in svc:
+        pue = svc["pue"]
+        if isinstance(pue, bool) or not isinstance(pue, int | float):
+            raise UsageError(f"service.pue: expected a number such as 1.2, not {pue!r}")
+        kwargs["pue"] = float(pue)
     if "speed" in clock:
         kwargs["clock_speed"] = float(clock["speed"])
     if "origin" in clock:

@@ -15,17 +15,21 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import math
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import IO, Any
 
 from fastapi import FastAPI
 from sqlalchemy import Connection, text
 
+from carbonshift.accounting.ledger import Ledger
 from carbonshift.errors import UsageError
 from carbonshift.executors import Dispatcher
+from carbonshift.service.accountant import Accountant, energy_dir
 from carbonshift.service.api import create_app
 from carbonshift.service.auth import check_bind
 from carbonshift.service.clock import Clock, make_clock
@@ -71,12 +75,25 @@ class Service:
             sources=sources,
         )
         self.loop = PlanningLoop(config, self.store, self.book, self.pool, self.clock, self.metrics)
+        self.ledger: Ledger | None = None
+        if config.measure:
+            self.ledger = Ledger(config.database_url)
+            self.loop.accountant = Accountant(
+                self.store,
+                self.ledger,
+                self.clock,
+                energy_dir(config),
+                sources=self.book.sources,
+                statics=self.book.statics,
+                metrics=self.metrics,
+            )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock_file: IO[str] | None = None
         self._pg_lock: Connection | None = None
         self._app: FastAPI | None = None
         self._dispatchers: list[Dispatcher] = []
+        self._accounting: threading.Thread | None = None
 
     def app(self) -> FastAPI:
         if self._app is None:
@@ -133,6 +150,13 @@ class Service:
                 poll_s = min(0.1, self.config.poll_every_s)
                 self._dispatchers = self.pool.start_dispatchers(poll_s)
                 self.loop.dispatch_inline = False
+                if self.loop.accountant is not None:
+                    # accounting (probe files, ledger writes) stays off the planning path
+                    self.loop.account_inline = False
+                    self._accounting = threading.Thread(
+                        target=self._run_accounting, name="carbonshift-accounting", daemon=True
+                    )
+                    self._accounting.start()
                 self.loop.run(self._stop)
                 return
             if not said:  # e.g. the previous instance's session has not been cleaned up yet
@@ -140,11 +164,25 @@ class Service:
                 said = True
             self._stop.wait(0.25)
 
+    def _run_accounting(self) -> None:
+        every_s = max(1.0, self.config.poll_every_s)
+        last_finalize = -math.inf
+        while not self._stop.wait(every_s):
+            due = time.monotonic() - last_finalize >= self.clock.wall_seconds(
+                self.config.replan_every_s
+            )
+            self.loop.account(finalize=due)
+            if due:
+                last_finalize = time.monotonic()
+
     def stop_loop(self) -> None:
         self._stop.set()
         self.loop.wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._accounting is not None:
+            self._accounting.join(timeout=30)
+            self._accounting = None
         for dispatcher in self._dispatchers:
             dispatcher.stop()
         self._dispatchers = []

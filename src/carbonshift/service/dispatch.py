@@ -15,6 +15,8 @@ Slurm runs on the wall clock, so start times are converted for it.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +34,7 @@ from carbonshift.executors import (
 )
 from carbonshift.executors.base import Executor
 from carbonshift.executors.slurm_state import parse_squeue_json
+from carbonshift.service.accountant import probe_argv
 from carbonshift.service.clock import Clock
 from carbonshift.service.config import ExecutorConfig, ServiceConfig
 from carbonshift.service.records import JobRow
@@ -66,10 +69,20 @@ class Found:
     complete: bool
 
 
+def _runnable(program: str, row: JobRow) -> bool:
+    """Whether ``program`` resolves to an executable file here (as ``execvp`` would find it)."""
+    if "/" in program:
+        path = Path(program) if Path(program).is_absolute() else Path(row.cwd or ".") / program
+        return os.access(path, os.X_OK) and path.is_file()
+    search = row.env.get("PATH") or os.environ.get("PATH", os.defpath)
+    return shutil.which(program, path=search) is not None
+
+
 class ExecutorPool:
     """Every executor of the service, by name and by zone."""
 
     def __init__(self, config: ServiceConfig, clock: Clock) -> None:
+        self.config = config
         self.clock = clock
         self.launch_ahead_s = 0.0
         self.slots: dict[str, ExecutorSlot] = {}
@@ -132,10 +145,15 @@ class ExecutorPool:
     # -- operations -----------------------------------------------------------------------
 
     def spec(self, slot: ExecutorSlot, row: JobRow, zone: str, token: str) -> JobSpec:
+        argv, shell = tuple(row.command), row.shell
+        if self.config.measure and (shell or slot.kind != "local" or _runnable(argv[0], row)):
+            # a local command that cannot run is left unwrapped, so that the executor reports
+            # why (command not found, not executable) rather than the probe's exit code 127
+            argv, shell = probe_argv(self.config, row.id, row.power_w, argv, shell, token), False
         return JobSpec(
-            argv=row.command,
+            argv=argv,
             name=token,
-            shell=row.shell,
+            shell=shell,
             cwd=None if row.cwd is None else Path(row.cwd),
             env={**row.env, "CARBONSHIFT_JOB_ID": str(row.id)},
             zone=zone,

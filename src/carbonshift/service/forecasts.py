@@ -53,6 +53,10 @@ class ForecastSource(Protocol):
         """The forecast known at ``now`` (labels ``kind="forecast"``, ``issued_at <= now``)."""
         ...
 
+    def actuals(self, start: datetime, end: datetime) -> IntensitySeries | None:
+        """Actual values over ``[start, end)`` where the source has them (for accounting)."""
+        ...
+
 
 class GivenFileSource:
     """A trace file whose values are the forecast, issued when it is read."""
@@ -71,6 +75,9 @@ class GivenFileSource:
         labels = series.labels.with_(kind="forecast", issued_at=now, lead=None)
         return series.with_labels(labels)
 
+    def actuals(self, start: datetime, end: datetime) -> IntensitySeries | None:
+        return None  # the file's values are a forecast, never actuals
+
 
 class HistorySource:
     """A forecaster run on actual values known before now."""
@@ -80,13 +87,22 @@ class HistorySource:
         self.model = make_forecaster(forecaster)
         self.description = f"{forecaster} on {path.name}"
         self._history: IntensitySeries | None = None
+        self._key: tuple[int, int] | None = None
+
+    def _load(self) -> IntensitySeries:
+        stat = self.path.stat()
+        key = (stat.st_mtime_ns, stat.st_size)
+        if self._history is None or self._key != key:
+            self._history, self._key = read_trace(self.path, zone=self.zone), key
+        return self._history
 
     def fetch(self, now: datetime, horizon_s: int) -> IntensitySeries:
-        if self._history is None:
-            self._history = read_trace(self.path, zone=self.zone)
         now_s = to_epoch_s(now)
-        known = known_before(self._history, now_s)
+        known = known_before(self._load(), now_s)
         return self.model.forecast(known, now_s, horizon_s)
+
+    def actuals(self, start: datetime, end: datetime) -> IntensitySeries | None:
+        return self._load()
 
 
 class ProviderSource:
@@ -104,6 +120,11 @@ class ProviderSource:
         return make_forecaster(self.forecaster).forecast(
             known_before(history, now_s), now_s, horizon_s
         )
+
+    def actuals(self, start: datetime, end: datetime) -> IntensitySeries | None:
+        if not self.provider.capabilities.history:
+            return None
+        return self.provider.history(self.zone, start, end)
 
 
 def make_source(zone: ZoneConfig, clock: Clock) -> ForecastSource | None:

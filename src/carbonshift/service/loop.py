@@ -28,6 +28,7 @@ from datetime import timedelta
 
 from carbonshift.errors import CarbonshiftError
 from carbonshift.executors import ExecutorError, JobState
+from carbonshift.service.accountant import Accountant
 from carbonshift.service.clock import Clock
 from carbonshift.service.config import ServiceConfig
 from carbonshift.service.dispatch import ExecutorPool
@@ -86,6 +87,10 @@ class PlanningLoop:
         self.last_replan_s: float | None = None
         self.reconciled = False
         self.passes = 0
+        self.accountant: Accountant | None = None
+        """Accounts ended jobs into the ledger (set by the service when it measures)."""
+        self.account_inline = True
+        """Account within the pass (off when the service runs an accounting thread)."""
         self._lock = threading.Lock()
 
     def zones_for(self, row: JobRow) -> list[str]:
@@ -131,6 +136,8 @@ class PlanningLoop:
             self.pool.dispatch_due()
             self._follow(now_s, only=[State.DISPATCHING, State.WAITING])
         self._chunks(now_s)
+        if self.accountant is not None and self.account_inline:
+            self.account(finalize=due)
         self.passes += 1
         elapsed = time.perf_counter() - t0
         if self.metrics is not None:
@@ -146,6 +153,16 @@ class PlanningLoop:
             elapsed,
         )
         return TickReport(now_s, due, planned, changed, dispatched, elapsed)
+
+    def account(self, *, finalize: bool) -> None:
+        """Account jobs that ended (a failure is logged, never stops the caller)."""
+        assert self.accountant is not None
+        try:
+            self.accountant.run_pass()
+            if finalize:
+                self.accountant.finalize_pass()
+        except Exception:
+            log.exception("accounting pass failed")
 
     def _replan_due(self, now_s: float) -> bool:
         return (

@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -83,6 +84,32 @@ class ServiceMetrics:
         self.finished = Counter(
             "carbonshift_jobs_finished", "Jobs that ended", ["state"], registry=self.registry
         )
+        self.energy = Counter(
+            "carbonshift_job_energy_kwh",
+            "Energy of accounted jobs (measured, or modelled where nothing could be measured)",
+            ["zone"],
+            registry=self.registry,
+        )
+        self.emissions = Counter(
+            "carbonshift_job_emissions_g",
+            "Emissions of accounted jobs at their first accounting (provisional on a forecast "
+            "or final on actuals), by the intensity's meaning",
+            ["zone", "signal"],
+            registry=self.registry,
+        )
+        self.baseline = Counter(
+            "carbonshift_job_baseline_emissions_g",
+            "Emissions the accounted jobs would have had at a baseline's start (the same "
+            "measured profile); saved = this minus carbonshift_job_compared_emissions_g",
+            ["zone", "baseline"],
+            registry=self.registry,
+        )
+        self.compared = Counter(
+            "carbonshift_job_compared_emissions_g",
+            "Actual emissions of the accounted jobs that have that baseline",
+            ["zone", "baseline"],
+            registry=self.registry,
+        )
 
     def observe_plan(
         self, zone: str, planned: float | None, immediate: float | None, fallback: str | None
@@ -93,6 +120,21 @@ class ServiceMetrics:
             self.plan_intensity.labels("immediate").observe(immediate)
         if fallback is not None:
             self.fallbacks.labels(zone, fallback).inc()
+
+    def observe_account(self, zone: str, summary: Mapping[str, Any]) -> None:
+        """Add one accounted job's figures (see :mod:`carbonshift.service.accountant`)."""
+        energy = summary.get("energy_kwh")
+        if energy:
+            self.energy.labels(zone).inc(float(energy))
+        if summary.get("emissions_g") is not None:
+            self.emissions.labels(zone, str(summary.get("signal", ""))).inc(
+                float(summary["emissions_g"])
+            )
+        for baseline in ("immediate", "static"):
+            saving = summary.get(f"savings_vs_{baseline}") or {}
+            if saving.get("baseline_emissions_g") is not None:
+                self.baseline.labels(zone, baseline).inc(float(saving["baseline_emissions_g"]))
+                self.compared.labels(zone, baseline).inc(float(saving["actual_emissions_g"]))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,20 +11,25 @@ reckoned on the forecast the plan used.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonshift.errors import CarbonshiftError
 from carbonshift.planning import CronSchedule, DynamicPolicy, Job, Outlook, Plan
 from carbonshift.service.forecasts import ForecastSource
 from carbonshift.signals.series import IntensitySeries
-from carbonshift.timeutil import to_epoch_s
+from carbonshift.timeutil import from_epoch_s
+
+if TYPE_CHECKING:
+    from carbonshift.accounting import Ledger
 
 __all__ = ["RunOutcome", "execute", "plan_run"]
 
@@ -37,6 +42,10 @@ class RunOutcome:
     energy_kwh: float | None
     emissions_g: float | None
     meter: str
+    status: str = "unmeasured"
+    """``final`` (on actuals), ``provisional`` (on the forecast) or ``unmeasured``."""
+    summary: Mapping[str, Any] | None = None
+    """Energy, emissions and savings as :func:`~carbonshift.service.accountant.summarize`."""
 
 
 def plan_run(
@@ -95,31 +104,67 @@ def _run(argv: Sequence[str], plan: Plan, sleep: Callable[[float], None], say: S
     return code if code >= 0 else 128 - code
 
 
+def _covering(series: IntensitySeries | None, start_s: float, end_s: float) -> bool:
+    return series is not None and series.start_s <= start_s and series.end_s >= end_s
+
+
 def execute(
     argv: Sequence[str],
     plan: Plan,
     *,
     series: IntensitySeries | None,
+    job: Job | None = None,
+    static: CronSchedule | None = None,
+    actuals: Callable[[datetime, datetime], IntensitySeries | None] | None = None,
     power_w: float | None = None,
     measure: bool = True,
+    ledger: Ledger | None = None,
     sleep: Callable[[float], None] = time.sleep,
     say: Say = print,
 ) -> RunOutcome:
-    """Wait for ``plan``'s start (wall clock), run ``argv``, measure it; the exit code."""
+    """Wait for ``plan``'s start (wall clock), run ``argv``, measure it; the exit code.
+
+    Emissions are reckoned on ``actuals`` when they cover the run (final), else on the
+    forecast ``series`` the plan used (provisional); with ``job`` given, the same measured
+    profile is also placed at the immediate and static starts (savings) and, on actuals, at
+    the oracle's. Records go to ``ledger`` when one is given.
+    """
     _wait_until(plan.start_s, sleep)
     say(f"starting at {datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} in {plan.zone}")
     if not measure:
         return RunOutcome(_run(argv, plan, sleep, say), None, None, "none")
-    from carbonshift.accounting import track
+    from carbonshift.accounting import Ledger, track
+    from carbonshift.service.accountant import account_run
 
     options: dict[str, Any] = {}
     if power_w is not None:
         options["power_w"] = power_w
-    if series is not None and series.start_s <= to_epoch_s(datetime.now(UTC)) < series.end_s:
-        tracker = track(plan.zone, intensity=series, interval_s=1.0, **options)
-    else:
-        tracker = track(plan.zone or None, interval_s=1.0, **options)
+    tracker = track(plan.zone or None, interval_s=1.0, **options)
     with tracker:
         code = _run(argv, plan, sleep, say)
-    meter = tracker.meter.describe() if tracker.meter is not None else "?"
-    return RunOutcome(code, tracker.energy_kwh, tracker.emissions_g, meter)
+    info = tracker.meter
+    meter = info.describe() if info is not None else "?"
+    profile = tracker.profile
+    if profile is None or info is None or job is None:
+        return RunOutcome(code, tracker.energy_kwh, None, meter)
+    truth = None
+    if actuals is not None:
+        try:
+            truth = actuals(job.submit, from_epoch_s(math.ceil(profile.end_s)))
+        except (CarbonshiftError, OSError, ValueError) as exc:
+            say(f"note: no actual intensity ({exc})")
+    if _covering(truth, profile.start_s, profile.end_s):
+        chosen, provisional = truth, False
+    elif series is not None and series.start_s <= profile.start_s < series.end_s:
+        chosen, provisional = series, True
+    else:
+        why = {"energy_kwh": tracker.energy_kwh, "reason": "no intensity over the run"}
+        return RunOutcome(code, tracker.energy_kwh, None, meter, "unmeasured", why)
+    assert chosen is not None
+    book = ledger or Ledger("sqlite://")
+    key = job.job_id or f"run-{uuid.uuid4().hex[:12]}"
+    summary = account_run(
+        book, key, profile, info, chosen, job, static=static, provisional=provisional
+    )
+    status = "provisional" if provisional else "final"
+    return RunOutcome(code, tracker.energy_kwh, summary.get("emissions_g"), meter, status, summary)

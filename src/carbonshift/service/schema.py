@@ -35,6 +35,7 @@ from sqlalchemy import (
 
 __all__ = [
     "MIGRATIONS",
+    "accounts",
     "forecasts",
     "jobs",
     "metadata",
@@ -162,12 +163,30 @@ plans = Table(
 )
 
 
+accounts = Table(
+    "cs_accounts",
+    metadata,
+    Column("job_id", _Id, ForeignKey("cs_jobs.id"), primary_key=True, autoincrement=False),
+    # provisional (on a forecast), final (on actuals), unmeasured (no energy known)
+    Column("status", String(16), nullable=False),
+    Column("accounted_at_s", Double, nullable=False),
+    Column("summary", Text, nullable=False),
+)
+"""Where each finished job's accounting stands; the figures themselves are in the ledger
+(``ledger_records``, append-only), the summary here is what was derived from it last."""
+
+
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[jobs, transitions, forecasts, plans])
 
 
+def _v2(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[accounts])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "jobs, transitions, forecasts and plans", _v1),
+    (2, "accounts: the accounting state of finished jobs", _v2),
 ]
 """(version, description, apply) in order; append new ones, never edit old ones."""
 

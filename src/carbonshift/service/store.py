@@ -47,6 +47,7 @@ _J = schema.jobs
 _T = schema.transitions
 _P = schema.plans
 _F = schema.forecasts
+_A = schema.accounts
 
 
 _EMPTY_JOB: dict[str, Any] = {c.name: None for c in _J.columns} | {
@@ -400,12 +401,59 @@ class JobStore(Database):
                 .mappings()
                 .first()
             )
-        if m is None:
-            return None
-        values = np.array([np.nan if v is None else v for v in loads(m["values"], [])], dtype=float)
-        labels = SignalLabels.from_dict(loads(m["labels"], {}))
-        series = IntensitySeries(int(m["start_s"]), int(m["resolution_s"]), values, labels)
-        return StoredForecast(int(m["id"]), series, str(m["source"]), float(m["fetched_at_s"]))
+        return None if m is None else _stored_forecast(m)
+
+    def forecast(self, forecast_id: int) -> StoredForecast | None:
+        """A stored forecast by id."""
+        with self.read() as conn:
+            m = conn.execute(select(_F).where(_F.c.id == forecast_id)).mappings().first()
+        return None if m is None else _stored_forecast(m)
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def unaccounted(self, states: Sequence[State], limit: int = 50) -> list[JobRow]:
+        """Jobs in ``states`` that started and have no account yet, oldest end first."""
+        known = select(_A.c.job_id)
+        query = (
+            select(_J)
+            .where(_J.c.state.in_([s.value for s in states]))
+            .where(_J.c.started_at_s.is_not(None))
+            .where(_J.c.id.not_in(known))
+            .order_by(_J.c.ended_at_s, _J.c.id)
+            .limit(limit)
+        )
+        with self.read() as conn:
+            return [JobRow.from_mapping(m) for m in conn.execute(query).mappings()]
+
+    def save_account(
+        self, job_id: int, status: str, summary: Mapping[str, Any], at_s: float
+    ) -> None:
+        """Insert or replace a job's account summary."""
+        values = {"status": status, "accounted_at_s": at_s, "summary": dumps(dict(summary))}
+        with self.write() as conn:
+            done = conn.execute(update(_A).where(_A.c.job_id == job_id).values(**values))
+            if done.rowcount == 0:
+                conn.execute(insert(_A).values(job_id=job_id, **values))
+
+    def account(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
+        """(status, summary) of a job's account, or None before it is accounted."""
+        with self.read() as conn:
+            m = conn.execute(select(_A).where(_A.c.job_id == job_id)).mappings().first()
+        return None if m is None else (str(m["status"]), dict(loads(m["summary"], {})))
+
+    def accounts_in_status(self, status: str, limit: int = 200) -> list[int]:
+        with self.read() as conn:
+            rows = conn.execute(
+                select(_A.c.job_id).where(_A.c.status == status).order_by(_A.c.job_id).limit(limit)
+            )
+            return [int(r[0]) for r in rows]
+
+
+def _stored_forecast(m: Mapping[Any, Any]) -> StoredForecast:
+    values = np.array([np.nan if v is None else v for v in loads(m["values"], [])], dtype=float)
+    labels = SignalLabels.from_dict(loads(m["labels"], {}))
+    series = IntensitySeries(int(m["start_s"]), int(m["resolution_s"]), values, labels)
+    return StoredForecast(int(m["id"]), series, str(m["source"]), float(m["fetched_at_s"]))
 
 
 def _new_id(result: CursorResult[Any]) -> int:
