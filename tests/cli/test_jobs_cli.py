@@ -78,6 +78,21 @@ def test_submit_list_show_logs_cancel(server: str) -> None:
     assert code == 0 and f'"id": {later.group(1)}' in out
 
 
+def test_submit_wait_prints_energy_emissions_and_savings_and_exits_with_the_code(
+    server: str,
+) -> None:
+    code, out = cli(
+        "submit", "--server", server, "--duration", "10m", "--deadline", "2h", "--power-w", "200",
+        "--wait", "--", "sh", "-c", "sleep 0.5; exit 4",
+    )  # fmt: skip
+    assert code == 4, out
+    assert "failed: exit code 4" in out
+    assert re.search(r"energy [0-9.e-]+ kWh (modelled|measured)", out), out
+    assert "emissions" in out and "provisional" in out  # on the forecast file: no actuals
+    # the clean hours are now: it ran at once, so it saved nothing against immediate
+    assert "saved vs immediate +0 g (+0.0 %)" in out
+
+
 def test_submit_errors_are_one_line_with_exit_codes(server: str) -> None:
     code, out = cli(
         "submit", "--server", server, "--duration", "3h", "--deadline", "2h", "--", "true"
@@ -104,6 +119,8 @@ def test_run_plans_waits_runs_and_exits_with_the_job_code(tmp_path: Path) -> Non
     assert time.monotonic() - t0 < 30
     assert code == 3, out
     assert "planned in ZZ:" in out and "waiting 0s" in out
-    assert "energy" in out and "kWh" in out
+    assert "energy" in out and "kWh modelled (declared constant power 50 W)" in out
+    # no wait: the job ran at the immediate start, so it saved exactly nothing against it
+    assert "provisional" in out and "saved vs immediate +0 g (+0.0 %)" in out
     code, out = cli("run", "--duration", "1h", "--", "true")
     assert code == 2 and "--deadline / --slack" in out

@@ -7,8 +7,10 @@ command's output and exits with its code (energy and emissions printed at the en
 
 from __future__ import annotations
 
+import math
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
@@ -94,9 +96,21 @@ def submit_cmd(
     shell: Annotated[
         bool, typer.Option("--shell", help="Run one command line with sh -c.")
     ] = False,
+    power_w: Annotated[
+        float | None,
+        typer.Option("--power-w", min=0, help="Declared power (W), used if nothing is measured."),
+    ] = None,
     wait_plan: Annotated[
         str, typer.Option("--wait-plan", help="How long to wait for the plan to print it.")
     ] = "15s",
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait until the job ends, print its energy, emissions and savings, and exit "
+            "with its exit code.",
+        ),
+    ] = False,
     server: ServerOpt = None,
     token: TokenOpt = None,
     fmt: FmtOpt = Fmt.text,
@@ -127,6 +141,8 @@ def submit_cmd(
             body[key] = value
     if executor is not None:
         body["executor"] = executor.value
+    if power_w is not None:
+        body["power_w"] = power_w
     wait_s = parse_duration(wait_plan, field="--wait-plan").total_seconds()
     with _client(server, token) as client:
         job = client.submit(body)
@@ -142,6 +158,33 @@ def submit_cmd(
     console.print(
         f"latest safe start {job['latest_safe_start']}, deadline {job['deadline']}", highlight=False
     )
+    if wait:
+        _wait_and_account(server, token, int(job["id"]))
+
+
+def _wait_and_account(server: str | None, token: str | None, job_id: int) -> None:
+    """Follow a job to its end, print its account, exit with its code."""
+    ended = {"succeeded", "failed", "cancelled"}
+    with _client(server, token) as client:
+        job = client.wait(job_id, until=ended, timeout_s=math.inf, poll_s=1.0)
+        console.print(
+            f"job {job_id} {job['state']}: exit code {job['exit_code']}, {job['reason'] or ''}",
+            highlight=False,
+        )
+        account = client.account(job_id)
+        end = time.monotonic() + 60
+        while account["status"] == "pending" and job["started_at"] and time.monotonic() < end:
+            time.sleep(0.5)
+            account = client.account(job_id)
+    if account["status"] != "pending":
+        from carbonshift.service.accountant import account_lines
+
+        for line in account_lines(account["status"], account["summary"]):
+            console.print(line, highlight=False)
+    else:
+        console.print(f"account: {account['line'] or 'not available'}", highlight=False)
+    code = job["exit_code"]
+    raise typer.Exit(code if isinstance(code, int) else (0 if job["state"] == "succeeded" else 1))
 
 
 @guarded
@@ -169,8 +212,16 @@ def run_cmd(
         float | None, typer.Option("--power-w", help="Declared power if nothing can be measured.")
     ] = None,
     no_measure: Annotated[bool, typer.Option("--no-measure", help="Skip energy metering.")] = False,
+    ledger: Annotated[
+        str | None,
+        typer.Option("--ledger", help="Record the run in this ledger (SQLite path or DB URL)."),
+    ] = None,
 ) -> None:
-    """Plan a job here, wait for its window, run it, exit with its code (no server needed)."""
+    """Plan a job here, wait for its window, run it, exit with its code (no server needed).
+
+    At the end it prints the energy measured, the emissions on the zone's actuals (final) or
+    on the forecast the plan used (provisional), and the savings against starting at once
+    (immediate) and at the zone's static slot, from the same measured power profile."""
     from carbonshift.planning import CronSchedule, Job
     from carbonshift.service.clock import SystemClock
     from carbonshift.service.config import ZoneConfig, load_config
@@ -240,21 +291,35 @@ def run_cmd(
         f"planned in {plan.zone}: {format_time(plan.start)} .. {format_time(plan.end)}"
         f"{note}; waiting {format_duration(wait)}"
     )
+    book = None
+    if ledger is not None and not no_measure:
+        from carbonshift.accounting import Ledger
+
+        book = Ledger(ledger)
+    source = sources.get(plan.zone)
+    zone_static = next((z for z in zcfg if z.name == plan.zone), zcfg[0])
     outcome = execute(
         command,
         plan,
         series=forecasts.get(plan.zone),
+        job=replace(job, zones=(plan.zone,)),
+        static=CronSchedule.parse(zone_static.static_slot, zone_static.static_tz)
+        if zone_static.static_slot
+        else None,
+        actuals=getattr(source, "actuals", None),
         power_w=power_w,
         measure=not no_measure,
+        ledger=book,
         say=say,
     )
-    if outcome.energy_kwh is not None:
-        em = (
-            f", {outcome.emissions_g:.4g} g CO2eq on the forecast"
-            if outcome.emissions_g is not None
-            else ""
-        )
-        say(f"energy {outcome.energy_kwh:.6g} kWh{em} (meter: {outcome.meter})")
+    if outcome.summary is not None:
+        from carbonshift.service.accountant import account_lines
+
+        for line in account_lines(outcome.status, outcome.summary):
+            say(line)
+        say(f"meter: {outcome.meter}")
+    elif outcome.energy_kwh is not None:
+        say(f"energy {outcome.energy_kwh:.6g} kWh (meter: {outcome.meter})")
     raise typer.Exit(outcome.exit_code)
 
 
@@ -297,8 +362,9 @@ def show_cmd(
         job = client.job(job_id)
         plans = client.plans(job_id)
         transitions = client.transitions(job_id)
+        account = client.account(job_id)
     if fmt is Fmt.json:
-        echo_json({**job, "plans": plans, "transitions": transitions})
+        echo_json({**job, "plans": plans, "transitions": transitions, "account": account})
         return
     console.print(f"job {job['id']} {job['state']}: {' '.join(job['command'])}", highlight=False)
     console.print(f"planned: {_window(job)}", highlight=False)
@@ -318,6 +384,7 @@ def show_cmd(
         console.print(
             f"  {t['at']} {t['from_state']} -> {t['to_state']}: {t['reason']}", highlight=False
         )
+    console.print(f"account ({account['status']}): {account['line']}", highlight=False)
 
 
 @jobs_app.command("cancel")

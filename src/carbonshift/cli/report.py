@@ -68,7 +68,13 @@ def read_market_factors(path: Path) -> dict[str, float]:
 
 @guarded
 def report_cmd(
-    ledger: Annotated[Path, typer.Option("--ledger", help="Ledger file (SQLite) to report on.")],
+    ledger: Annotated[
+        str,
+        typer.Option(
+            "--ledger",
+            help="Ledger to report on: a SQLite file, or a database URL (the service's --db).",
+        ),
+    ],
     start: Annotated[
         str | None, typer.Option("--from", help="Period start, ISO 8601 UTC [default: all].")
     ] = None,
@@ -120,9 +126,10 @@ def report_cmd(
         source = f"{market_factor:g} g/kWh for every zone (--market-factor)"
     elif market_factors is not None:
         source = f"{market_factors} (--market-factors)"
-    if ledger.is_dir():
+    target: str | Path = ledger if "://" in ledger else Path(ledger)
+    if isinstance(target, Path) and target.is_dir():
         raise UsageError(f"--ledger: {ledger} is a folder", hint="give the ledger file")
-    store = Ledger(ledger, create=False)
+    store = Ledger(target, create=False)
     try:
         records = store.records()
     finally:
