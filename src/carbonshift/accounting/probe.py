@@ -146,10 +146,7 @@ def combine(runs: Sequence[ProbeRun]) -> PowerProfile | None:
         last_t = float(t[-1])
     if not times:
         return None
-    t_all = np.concatenate(times)
-    e_all = np.concatenate(energy)
-    keep = np.concatenate(([True], np.diff(t_all) > 0))
-    return PowerProfile.from_energy(t_all[keep], e_all[keep])
+    return PowerProfile.from_meter_readings(np.concatenate(times), np.concatenate(energy))
 
 
 def meter_of(runs: Sequence[ProbeRun]) -> MeterInfo | None:

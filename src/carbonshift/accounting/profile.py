@@ -152,6 +152,19 @@ class PowerProfile:
         return cls(t, mean_w, mean_w, "energy")
 
     @classmethod
+    def from_meter_readings(
+        cls, times_s: npt.ArrayLike, energy_j: npt.ArrayLike
+    ) -> PowerProfile | None:
+        """:meth:`from_energy` on a meter's raw readings: readings at a repeated time dropped and
+        a counter glitch that reads lower held at the last value; ``None`` with fewer than two
+        readings left."""
+        t = np.asarray(times_s, dtype=np.float64)
+        e = np.asarray(energy_j, dtype=np.float64)
+        keep = np.concatenate(([True], np.diff(t) > 0))
+        t, e = t[keep], np.maximum.accumulate(e[keep])
+        return cls.from_energy(t, e) if t.size >= 2 else None
+
+    @classmethod
     def constant(cls, start_s: float, duration_s: float, power_w: float) -> PowerProfile:
         """``power_w`` from ``start_s`` for ``duration_s``."""
         if duration_s <= 0:

@@ -29,7 +29,7 @@ from carbonshift.accounting.host import host_info
 from carbonshift.accounting.ledger import Ledger
 from carbonshift.accounting.meters.base import MeterInfo, PowerMeter, Reading
 from carbonshift.accounting.meters.select import select_meter
-from carbonshift.accounting.profile import J_PER_KWH, FloatArray, PowerProfile
+from carbonshift.accounting.profile import J_PER_KWH, PowerProfile
 from carbonshift.errors import UsageError
 from carbonshift.signals.series import IntensitySeries
 from carbonshift.signals.store import SignalStore
@@ -71,12 +71,6 @@ class Sampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=max(5.0, 2 * self.interval_s))
-
-
-def _profile(times: FloatArray, energy_j: FloatArray) -> PowerProfile | None:
-    keep = np.concatenate(([True], np.diff(times) > 0))
-    t, e = times[keep], np.maximum.accumulate(energy_j[keep])
-    return PowerProfile.from_energy(t, e) if t.size >= 2 else None
 
 
 class Tracker(ContextDecorator):
@@ -205,11 +199,11 @@ class Tracker(ContextDecorator):
         self.meter_info = MeterInfo.from_dict({**info.to_dict(), "notes": notes})
         times = np.array([r.time_s for r in self.readings])
         energy = np.array([r.energy_j for r in self.readings]) * self.pue
-        self.profile = _profile(times, energy)
+        self.profile = PowerProfile.from_meter_readings(times, energy)
         parts = sorted({k for r in self.readings for k in r.parts_j})
         for part in parts:
             e = np.array([r.parts_j.get(part, 0.0) for r in self.readings]) * self.pue
-            prof = _profile(times, e)
+            prof = PowerProfile.from_meter_readings(times, e)
             if prof is not None:
                 self.part_profiles[part] = prof
         self.intensity = self._load_intensity()
