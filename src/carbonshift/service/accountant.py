@@ -20,10 +20,11 @@ the :class:`Accountant` (driven by the planning loop):
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "account_lines",
     "account_run",
     "baseline_starts",
+    "choose_intensity",
     "describe_account",
     "energy_dir",
     "job_key",
@@ -100,6 +102,23 @@ def probe_argv(
 def job_key(job_id: int) -> str:
     """The ledger's job id for a service job."""
     return f"service-{job_id}"
+
+
+def choose_intensity(
+    actual: IntensitySeries | None,
+    forecasts: Iterable[IntensitySeries],
+    start_s: float,
+    end_s: float,
+) -> tuple[IntensitySeries | None, bool]:
+    """(series, provisional) to account a run over ``[start_s, end_s)`` on: ``actual`` when it
+    covers the whole run (final), else the first forecast that covers its start (provisional;
+    steps it lacks are reported as gaps), else ``(None, True)``. ``forecasts`` is read lazily."""
+    if actual is not None and actual.start_s <= start_s and actual.end_s >= end_s:
+        return actual, False
+    for forecast in forecasts:
+        if forecast.start_s <= start_s < forecast.end_s:
+            return forecast, True
+    return None, True
 
 
 def baseline_starts(
@@ -414,20 +433,16 @@ class Accountant:
         self, row: JobRow, zone: str, lo: float, hi: float, profile: PowerProfile
     ) -> tuple[IntensitySeries | None, bool]:
         """(series, provisional): actuals covering the run, else the planned-on forecast."""
-
-        def covers(series: IntensitySeries | None) -> bool:
-            return series is not None and series.start_s <= profile.start_s < series.end_s
-
-        actual = self._actuals(zone, lo, hi)
-        if actual is not None and covers(actual) and actual.end_s >= profile.end_s:
-            return actual, False
-        candidates = [
+        plans = self.store.plans(row.id)
+        stored = (
             self.store.forecast(p.forecast_id)
-            for p in self.store.plans(row.id)
+            for p in plans
             if p.zone == zone and p.forecast_id is not None
-        ]
-        candidates.append(self.store.latest_forecast(zone))
-        for stored in candidates:
-            if stored is not None and covers(stored.series):
-                return stored.series, True
-        return None, True
+        )
+        forecasts = itertools.chain(stored, (self.store.latest_forecast(zone),))
+        return choose_intensity(
+            self._actuals(zone, lo, hi),
+            (f.series for f in forecasts if f is not None),
+            profile.start_s,
+            profile.end_s,
+        )

@@ -104,10 +104,6 @@ def _run(argv: Sequence[str], plan: Plan, sleep: Callable[[float], None], say: S
     return code if code >= 0 else 128 - code
 
 
-def _covering(series: IntensitySeries | None, start_s: float, end_s: float) -> bool:
-    return series is not None and series.start_s <= start_s and series.end_s >= end_s
-
-
 def execute(
     argv: Sequence[str],
     plan: Plan,
@@ -134,7 +130,7 @@ def execute(
     if not measure:
         return RunOutcome(_run(argv, plan, sleep, say), None, None, "none")
     from carbonshift.accounting import Ledger, track
-    from carbonshift.service.accountant import account_run
+    from carbonshift.service.accountant import account_run, choose_intensity
 
     options: dict[str, Any] = {}
     if power_w is not None:
@@ -153,14 +149,11 @@ def execute(
             truth = actuals(job.submit, from_epoch_s(math.ceil(profile.end_s)))
         except (CarbonshiftError, OSError, ValueError) as exc:
             say(f"note: no actual intensity ({exc})")
-    if _covering(truth, profile.start_s, profile.end_s):
-        chosen, provisional = truth, False
-    elif series is not None and series.start_s <= profile.start_s < series.end_s:
-        chosen, provisional = series, True
-    else:
+    forecasts = [series] if series is not None else []
+    chosen, provisional = choose_intensity(truth, forecasts, profile.start_s, profile.end_s)
+    if chosen is None:
         why = {"energy_kwh": tracker.energy_kwh, "reason": "no intensity over the run"}
         return RunOutcome(code, tracker.energy_kwh, None, meter, "unmeasured", why)
-    assert chosen is not None
     book = ledger or Ledger("sqlite://")
     key = job.job_id or f"run-{uuid.uuid4().hex[:12]}"
     summary = account_run(
