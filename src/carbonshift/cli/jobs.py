@@ -167,10 +167,10 @@ def _wait_and_account(server: str | None, token: str | None, job_id: int) -> Non
     ended = {"succeeded", "failed", "cancelled"}
     with _client(server, token) as client:
         job = client.wait(job_id, until=ended, timeout_s=math.inf, poll_s=1.0)
-        console.print(
-            f"job {job_id} {job['state']}: exit code {job['exit_code']}, {job['reason'] or ''}",
-            highlight=False,
-        )
+        said = f"exit code {job['exit_code']}"
+        reason = job["reason"] or ""
+        tail = f", {reason}" if reason and reason != said else ""
+        console.print(f"job {job_id} {job['state']}: {said}{tail}", highlight=False)
         account = client.account(job_id)
         end = time.monotonic() + 60
         while account["status"] == "pending" and job["started_at"] and time.monotonic() < end:
