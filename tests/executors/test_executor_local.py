@@ -63,6 +63,25 @@ def test_controlled_clock_decides_when_jobs_are_dispatched(
     assert executor.wait(handle, timeout_s=10).state is JobState.SUCCEEDED
 
 
+def test_a_backlog_is_launched_longest_overdue_first(tmp_path: Path, clock: FakeClock) -> None:
+    """Many jobs due at once (a slow machine, a restart): the one whose start passed longest
+    ago goes first, whatever its handle, so no job starves behind later ones."""
+    executor = LocalExecutor(tmp_path, clock=clock)
+    # names chosen so that handle order ("a9" > "a10" > "a1") is not start order
+    offsets_s = {"a9": 60, "a10": 180, "a1": 120, "a2": 7200}
+    handles = {
+        name: executor.submit(JobSpec(["true"], name=name), clock.now + timedelta(seconds=off))
+        for name, off in offsets_s.items()
+    }
+    clock.advance(600)
+    started = executor.dispatch_due()
+    assert started == [handles["a9"], handles["a1"], handles["a10"]]
+    assert sorted(started) != started  # the order is not just the handles'
+    for handle in started:
+        assert executor.wait(handle, timeout_s=10).state is JobState.SUCCEEDED
+    assert executor.status(handles["a2"]).state is JobState.WAITING
+
+
 def test_output_env_cwd_and_exit_code_are_captured(tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     workdir.mkdir()

@@ -142,14 +142,24 @@ class LocalExecutor(Executor):
         is claimed exclusively before it starts.
         """
         moment = self.clock() if now is None else utc(now)
-        started = []
-        for marker in sorted((self.state_dir / "waiting").iterdir()):
+        # the longest overdue first: under a backlog (many jobs due in one clean hour, a slow
+        # machine) the job whose start passed longest ago is launched first, not the one
+        # whose handle sorts first
+        queue: list[tuple[datetime, str, JobFolder]] = []
+        for marker in (self.state_dir / "waiting").iterdir():
             try:
                 folder = JobFolder(self.state_dir, marker.name)
-                if self._dispatch_if_due(folder, moment):
-                    started.append(marker.name)
+                queue.append((folder.control().start_at, marker.name, folder))
             except UnknownJobError:
                 marker.unlink(missing_ok=True)
+        queue.sort(key=lambda item: (item[0], item[1]))
+        started = []
+        for _, name, folder in queue:
+            try:
+                if self._dispatch_if_due(folder, moment):
+                    started.append(name)
+            except UnknownJobError:
+                folder.waiting_marker.unlink(missing_ok=True)
         return started
 
     def next_due(self) -> datetime | None:
