@@ -18,6 +18,7 @@ from service.helpers_service import (
 )
 
 from carbonshift.executors import LocalExecutor
+from carbonshift.service.clock import ManualClock
 from carbonshift.service.config import ZoneConfig
 from carbonshift.service.daemon import Service
 from carbonshift.service.dispatch import dispatch_token
@@ -252,6 +253,62 @@ def test_restart_retimes_a_job_whose_new_plan_the_executor_missed(tmp_path: Path
     executor = again.pool.slot("local").executor
     assert executor.status(row.handle).planned_start == T0 + timedelta(hours=2)
     again.close()
+
+
+def test_restart_leaves_an_overdue_job_due_instead_of_pushing_its_start(tmp_path: Path) -> None:
+    """After a restart, a job that is due both in the store and in the executor is left to
+    start at once: re-timing it to "now" would put its start a dispatcher poll ahead on
+    every restart, and a server restarted often would starve it past its deadline."""
+    service, clock = manual_service(
+        tmp_path, [_zone(tmp_path, dip(48, 8))], dispatch_ahead_s=24 * H
+    )
+    job = _job(service, deadline_h=12)
+    service.loop.tick()
+    row = service.store.get_job(job)
+    assert row is not None and row.state is State.WAITING and row.handle is not None
+    service.store.update_job(row, planned_start_s=float(to_epoch_s(T0) + 7 * H))
+    clock.set(T0 + timedelta(hours=9))  # both starts have passed; nobody dispatched it
+    again = _restart(service, tmp_path)
+    again.pool.launch_ahead_s = 4.0  # as with the real server's dispatcher threads
+    again.loop.reconcile(clock.now().timestamp())
+    executor = again.pool.slot("local").executor
+    status = executor.status(row.handle)
+    assert status.planned_start == T0 + timedelta(hours=8)
+    assert status.state.value == "pending"  # due: the next dispatcher poll starts it
+    again.close()
+
+
+class _RealTimeManualClock(ManualClock):
+    """A manual clock whose seconds last as long as the wall clock's."""
+
+    def wall_seconds(self, clock_s: float) -> float:
+        return clock_s
+
+
+def test_a_backlog_of_due_jobs_does_not_spin_the_loop(tmp_path: Path) -> None:
+    """A start ahead is waited for exactly; once a pass has seen it due, the loop waits its
+    poll interval for the dispatchers instead of passing again at once (a backlog of due
+    jobs would otherwise spin the loop and take the CPU the launches need)."""
+    clock = _RealTimeManualClock(T0)
+    service, _ = manual_service(
+        tmp_path,
+        [_zone(tmp_path, dip(48, 8))],
+        clock=clock,
+        dispatch_ahead_s=24 * H,
+        poll_every_s=10 * H,
+        replan_every_s=24 * H,
+    )
+    service.loop.dispatch_inline = False  # as in the server: dispatcher threads launch jobs
+    job = _job(service, deadline_h=12)
+    service.loop.tick()
+    assert service.store.get_job(job).state is State.WAITING  # type: ignore[union-attr]
+    assert service.loop.next_wait_s() == 8 * H  # until its 08:00 start
+    clock.set(T0 + timedelta(hours=9))  # the start has passed; nobody launched it
+    assert service.loop.next_wait_s() == 0.005  # not seen due yet: pass at once
+    service.loop.tick()
+    assert service.store.get_job(job).state is State.WAITING  # type: ignore[union-attr]
+    assert service.loop.next_wait_s() == 10 * H  # seen due: the poll interval, no spinning
+    service.close()
 
 
 def test_cancel_stops_waiting_and_running_jobs(tmp_path: Path) -> None:

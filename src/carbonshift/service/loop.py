@@ -87,6 +87,7 @@ class PlanningLoop:
         self.last_replan_s: float | None = None
         self.reconciled = False
         self.passes = 0
+        self.last_tick_s: float | None = None
         self.accountant: Accountant | None = None
         """Accounts ended jobs into the ledger (set by the service when it measures)."""
         self.account_inline = True
@@ -139,6 +140,7 @@ class PlanningLoop:
         if self.accountant is not None and self.account_inline:
             self.account(finalize=due)
         self.passes += 1
+        self.last_tick_s = now_s
         elapsed = time.perf_counter() - t0
         if self.metrics is not None:
             self.metrics.loop_duration.observe(elapsed)
@@ -179,8 +181,12 @@ class PlanningLoop:
                     continue
                 held = self.follower.executor_start(row)
                 planned = row.planned_start_s
-                if held is not None and planned is not None and abs(held.timestamp() - planned) > 1:
-                    self.follower.retime(row)
+                if held is None or planned is None or abs(held.timestamp() - planned) <= 1:
+                    continue
+                due_s = now_s + self.pool.launch_ahead_s
+                if held.timestamp() <= due_s and planned <= due_s:
+                    continue  # due either way: re-timing would only push its start later
+                self.follower.retime(row)
             except (CarbonshiftError, ExecutorError, OSError) as exc:
                 log.warning("job %s: reconcile failed: %s", row.id, exc)
 
@@ -366,15 +372,23 @@ class PlanningLoop:
     # -- running in a thread --------------------------------------------------------------
 
     def next_wait_s(self) -> float:
-        """Wall-clock seconds until the next thing is due (at most ``poll_every``)."""
+        """Wall-clock seconds until the next thing is due (at most ``poll_every``).
+
+        A start that the last pass already saw due is not waited for again: the dispatcher
+        threads launch it and the next poll follows it. (Counting it would spin the loop at
+        full speed through a backlog of due jobs, taking the CPU the launches need.)"""
         now_s = self.clock.now().timestamp()
         targets = []
         if self.last_replan_s is not None:
             targets.append(self.last_replan_s + self.config.replan_every_s)
-        planned = self.store.next_start_s([State.PLANNED])
+        ahead_s = self.config.dispatch_ahead_s
+        after_s = None if self.last_tick_s is None else self.last_tick_s
+        planned = self.store.next_start_s(
+            [State.PLANNED], None if after_s is None else after_s + ahead_s
+        )
         if planned is not None:
-            targets.append(planned - self.config.dispatch_ahead_s)
-        waiting = self.store.next_start_s([State.WAITING])
+            targets.append(planned - ahead_s)
+        waiting = self.store.next_start_s([State.WAITING], after_s)
         if waiting is not None:
             targets.append(waiting)
         wait_s = self.config.poll_every_s

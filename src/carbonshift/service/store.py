@@ -163,11 +163,13 @@ class JobStore(Database):
             rows = conn.execute(select(_J.c.state, func.count()).group_by(_J.c.state)).all()
         return {str(state): int(n) for state, n in rows}
 
-    def next_start_s(self, states: Sequence[State]) -> float | None:
-        """The earliest planned start among jobs in ``states``."""
+    def next_start_s(self, states: Sequence[State], after_s: float | None = None) -> float | None:
+        """The earliest planned start among jobs in ``states`` (later than ``after_s``)."""
         query = select(func.min(_J.c.planned_start_s)).where(
             _J.c.state.in_([s.value for s in states])
         )
+        if after_s is not None:
+            query = query.where(_J.c.planned_start_s > after_s)
         with self.read() as conn:
             value = conn.execute(query).scalar()
         return None if value is None else float(value)
