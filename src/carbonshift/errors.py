@@ -67,6 +67,10 @@ class UnknownZoneError(DataError, KeyError):
         return self.one_line()
 
 
+class StaleDataError(DataError):
+    """The data ends too long before the decision time to forecast from it."""
+
+
 class GapError(DataError):
     """Missing values where the computation needs data; fill them explicitly or pick another span."""
 

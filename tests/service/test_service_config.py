@@ -46,6 +46,10 @@ static_tz = "Europe/Berlin"
 
 [zones.FR]
 forecast_file = "FR.csv"
+
+[zones.NL]
+history_file = "NL.csv"
+history_max_gap = "6h"
 """,
         encoding="utf-8",
     )
@@ -65,6 +69,9 @@ forecast_file = "FR.csv"
     assert de is not None and de.partition == "de-gpu" and de.capacity_gpus == 16
     fr = cfg.zone("FR")
     assert fr is not None and fr.executor == "local" and fr.forecast_file == tmp_path / "FR.csv"
+    assert fr.history_max_gap_s == 2 * 86400  # the default
+    nl = cfg.zone("NL")
+    assert nl is not None and nl.history_max_gap_s == 6 * 3600
 
 
 @pytest.mark.parametrize(
@@ -76,6 +83,7 @@ forecast_file = "FR.csv"
         ('[executors.x]\nkind = "k8s"\n', "kind"),
         ('[service]\nreplan_every = "soon"\n', "service.replan_every"),
         ("[service\n", "not valid TOML"),
+        ('[zones.DE]\nhistory_max_gap = "0s"\n', "zones.DE.history_max_gap: must be positive"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:

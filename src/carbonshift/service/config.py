@@ -29,6 +29,11 @@
     static_slot = "0 3 * * *"    # fallback when no forecast is usable
     static_tz = "Europe/Berlin"
 
+    [zones.FR]
+    history_file = "FR.csv"      # forecast by `forecaster` from the actuals known before now
+    forecaster = "seasonal_24h"
+    history_max_gap = "2d"       # history ending longer before now is refused (a fallback)
+
 Unknown keys are refused with their name, so a typo never silently drops a setting.
 """
 
@@ -75,6 +80,7 @@ class ZoneConfig:
     forecast_file: Path | None = None
     history_file: Path | None = None
     forecaster: str = "seasonal_24h"
+    history_max_gap_s: float = 2 * 86400.0
     provider: str | None = None
     base_url: str | None = None
     provider_timeout_s: float = 10.0
@@ -205,6 +211,7 @@ _ZONE_KEYS = {
     "forecast_file",
     "history_file",
     "forecaster",
+    "history_max_gap",
     "provider",
     "base_url",
     "provider_timeout",
@@ -248,6 +255,9 @@ def _zone(name: str, raw: Mapping[str, Any], base: Path) -> ZoneConfig:
     cap = t.get("capacity_gpus")
     if cap is not None and (not isinstance(cap, int) or cap < 0):
         raise UsageError(f"{where}.capacity_gpus: expected a whole number >= 0, not {cap!r}")
+    max_gap_s = _seconds(t.get("history_max_gap", "2d"), f"{where}.history_max_gap")
+    if not max_gap_s > 0:
+        raise UsageError(f"{where}.history_max_gap: must be positive", hint="e.g. 2d")
     return ZoneConfig(
         name=name,
         executor=str(t.get("executor", "local")),
@@ -257,6 +267,7 @@ def _zone(name: str, raw: Mapping[str, Any], base: Path) -> ZoneConfig:
         forecast_file=_path(t["forecast_file"], base) if "forecast_file" in t else None,
         history_file=_path(t["history_file"], base) if "history_file" in t else None,
         forecaster=str(t.get("forecaster", "seasonal_24h")),
+        history_max_gap_s=max_gap_s,
         provider=None if t.get("provider") is None else str(t["provider"]),
         base_url=None if t.get("base_url") is None else str(t["base_url"]),
         provider_timeout_s=_seconds(t.get("provider_timeout", 10.0), f"{where}.provider_timeout"),

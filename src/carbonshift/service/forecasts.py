@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
-from carbonshift.errors import CarbonshiftError
+from carbonshift.errors import CarbonshiftError, StaleDataError
 from carbonshift.forecast import make_forecaster
 from carbonshift.planning import CronSchedule, known_before
 from carbonshift.service.clock import Clock
@@ -80,10 +80,17 @@ class GivenFileSource:
 
 
 class HistorySource:
-    """A forecaster run on actual values known before now."""
+    """A forecaster run on actual values known before now.
 
-    def __init__(self, zone: str, path: Path, forecaster: str) -> None:
-        self.zone, self.path = zone, path
+    History that ends more than ``max_gap_s`` before the decision time is refused
+    (:class:`StaleDataError`): a forecast from it would present an old period as today's.
+    The service then falls back, and says why."""
+
+    def __init__(
+        self, zone: str, path: Path, forecaster: str, max_gap_s: float = 2 * 86400.0
+    ) -> None:
+        self.zone, self.path, self.max_gap_s = zone, path, max_gap_s
+        self.forecaster = forecaster
         self.model = make_forecaster(forecaster)
         self.description = f"{forecaster} on {path.name}"
         self._history: IntensitySeries | None = None
@@ -99,6 +106,16 @@ class HistorySource:
     def fetch(self, now: datetime, horizon_s: int) -> IntensitySeries:
         now_s = to_epoch_s(now)
         known = known_before(self._load(), now_s)
+        gap_s = now_s - known.end_s
+        if gap_s > self.max_gap_s:
+            raise StaleDataError(
+                f"{self.zone}: the history in {self.path.name} ends {format_time(known.end)}, "
+                f"{_age(gap_s)} before the decision time {format_time(now)}; a "
+                f"{self.forecaster} forecast from it would replay an old period as today's",
+                hint="import current data (carbonshift signals fetch) or use a provider; to "
+                "replay the file's period, start the service clock inside it (--clock-origin "
+                "with --clock-anchor); history_max_gap sets the limit",
+            )
         return self.model.forecast(known, now_s, horizon_s)
 
     def actuals(self, start: datetime, end: datetime) -> IntensitySeries | None:
@@ -142,8 +159,13 @@ def make_source(zone: ZoneConfig, clock: Clock) -> ForecastSource | None:
     if zone.forecast_file is not None:
         return GivenFileSource(zone.name, zone.forecast_file)
     if zone.history_file is not None:
-        return HistorySource(zone.name, zone.history_file, zone.forecaster)
+        return HistorySource(zone.name, zone.history_file, zone.forecaster, zone.history_max_gap_s)
     return None
+
+
+def _age(seconds: float) -> str:
+    days = seconds / 86400
+    return f"{days:,.0f} days" if days >= 2 else f"{seconds / 3600:,.0f} h"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import numpy as np
@@ -131,12 +131,20 @@ def plan_one(
     static = home.static if home is not None else None
     outlook = Outlook(forecasts=fresh, last_good=stale, static=static, zone_terms=terms)
     try:
-        return DynamicPolicy().plan(job, now_s, outlook)
+        plan = DynamicPolicy().plan(job, now_s, outlook)
     except CarbonshiftError as exc:  # e.g. zones on signals that cannot be compared
         log.warning("job %s: planning over %s failed (%s); home zone only", job.job_id, zones, exc)
         only = {k: v for k, v in fresh.items() if k == zones[0]}
         last = {k: v for k, v in stale.items() if k == zones[0]}
-        return DynamicPolicy().plan(job, now_s, Outlook(only, last, static, terms))
+        plan = DynamicPolicy().plan(job, now_s, Outlook(only, last, static, terms))
+    # a fallback says why each zone had no forecast (a failed fetch, history too old, ...)
+    why = [f"{z}: {v.reason}" for z in zones if (v := views.get(z)) and v.status == "none"]
+    if plan.fallback is not None and why:
+        reason = "; ".join(
+            [plan.fallback.reason, *[w for w in why if w not in plan.fallback.reason]]
+        )
+        plan = replace(plan, fallback=replace(plan.fallback, reason=reason))
+    return plan
 
 
 def _meaning(series: IntensitySeries) -> tuple[str, ...]:
