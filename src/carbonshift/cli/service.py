@@ -3,6 +3,7 @@ process. Embedded defaults: SQLite in the data directory, the local executor, lo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -109,7 +110,8 @@ def serve_cmd(
         typer.Option(
             "--clock-anchor",
             help="The wall-clock time at which the clock reads --clock-origin (default: the "
-            "origin itself); an origin in 2022 anchored now replays history.",
+            "origin itself), or 'now'; an origin in 2022 anchored now replays history (give a "
+            "fixed time to continue the same timeline after a restart).",
         ),
     ] = None,
     log_level: Annotated[
@@ -141,6 +143,8 @@ def serve_cmd(
         else parse_time(clock_origin, field="--clock-origin"),
         clock_anchor=None
         if clock_anchor is None
+        else datetime.now(UTC)
+        if clock_anchor.strip().lower() == "now"
         else parse_time(clock_anchor, field="--clock-anchor"),
     )
     serve(cfg, log_level=log_level)
