@@ -1,20 +1,24 @@
 """A zone whose forecast comes from a history file: on a real trace, a decision inside the
-data is planned on the forecaster's output; one long after the data ends falls back (static
-slot), and the plan says why, instead of replaying an old year as today's forecast."""
+data is planned on the forecaster's output; one long after the data ends falls back, and the
+plan says why, instead of replaying an old year as today's forecast. Its fallback slot is
+learned from the same file."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from service.helpers_service import manual_service
 
 from carbonshift.errors import StaleDataError
 from carbonshift.service.clock import ManualClock
 from carbonshift.service.config import ZoneConfig
-from carbonshift.service.forecasts import HistorySource
+from carbonshift.service.forecasts import HistorySource, learn_zone_static
 from carbonshift.service.records import NewJob
+from carbonshift.signals.files import read_trace
 
 H = 3600
 
@@ -72,3 +76,28 @@ def test_the_limit_is_the_zones_history_max_gap(shared: Path) -> None:
     forecast = HistorySource("DE", path, "seasonal_24h", max_gap_s=4 * 86400).fetch(at, 24 * H)
     # seasonal naive repeats the last known day: the values are the trace's, shifted
     assert forecast.start == at and len(forecast) == 24
+
+
+def test_a_static_slot_is_learned_from_the_history_file(shared: Path) -> None:
+    zone = ZoneConfig("DE", history_file=shared / "data" / "DE.csv.gz")
+    learned = learn_zone_static(zone)
+    assert learned.static_slot is not None and learned.static_tz == "UTC"
+    minute, hour, *rest = learned.static_slot.split()
+    assert minute == "0" and rest == ["*", "*", "*"]
+    # independently: the hour of day with the lowest mean over the file's last 28 days
+    series = read_trace(shared / "data" / "DE.csv.gz", zone="DE")
+    last = series.slice(series.end_s - 28 * 86400, series.end_s)
+    starts = np.arange(last.start_s, last.end_s - 3600 + 1, 3600)
+    means = last.window_means(starts, starts + 3600)
+    by_hour = [np.nanmean(means[((starts - last.start_s) // 3600) % 24 == h]) for h in range(24)]
+    first_hour = (last.start_s // 3600) % 24
+    assert int(hour) == (int(np.argmin(by_hour)) + first_hour) % 24
+    # a slot the user set is kept
+    assert learn_zone_static(replace(zone, static_slot="0 3 * * *")).static_slot == "0 3 * * *"
+
+
+def test_stale_history_falls_back_to_the_learned_slot(tmp_path: Path, shared: Path) -> None:
+    zone = learn_zone_static(ZoneConfig("DE", history_file=shared / "data" / "DE.csv.gz"))
+    level, reason = _plan_one(tmp_path, zone, datetime(2026, 11, 26, 6, tzinfo=UTC))
+    assert level == "static_slot"  # the next slot is inside the job's 24 h window
+    assert reason is not None and f"static slot {zone.static_slot}" in reason

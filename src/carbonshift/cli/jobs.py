@@ -225,7 +225,7 @@ def run_cmd(
     from carbonshift.planning import CronSchedule, Job
     from carbonshift.service.clock import SystemClock
     from carbonshift.service.config import ZoneConfig, load_config
-    from carbonshift.service.forecasts import make_source
+    from carbonshift.service.forecasts import learn_zone_static, make_source
     from carbonshift.service.runner import execute, plan_run
     from carbonshift.signals.files import list_zone_files, zone_from_path
 
@@ -245,7 +245,9 @@ def run_cmd(
         if not zones:
             raise UsageError("--zone: --data needs at least one --zone")
         zcfg = [
-            ZoneConfig(z, history_file=files[z], forecaster=forecaster) for z in zones if z in files
+            learn_zone_static(ZoneConfig(z, history_file=files[z], forecaster=forecaster))
+            for z in zones
+            if z in files
         ]
     elif config is not None:
         cfg = load_config(config)

@@ -13,6 +13,7 @@ from carbonshift.cli.common import guarded
 from carbonshift.errors import UsageError
 from carbonshift.service.auth import resolve_token
 from carbonshift.service.config import ServiceConfig, ZoneConfig, load_config
+from carbonshift.service.forecasts import learn_zone_static
 from carbonshift.signals.files import list_zone_files, suggest_zones
 from carbonshift.timeutil import parse_duration, parse_time
 
@@ -38,7 +39,9 @@ def _zones_from_data(data: Path, zones: list[str], forecaster: str) -> tuple[Zon
             raise UsageError(
                 f"--zone: {zone!r} not found in {data}", hint=suggest_zones(zone, list(files))
             )
-        out.append(ZoneConfig(zone, history_file=files[zone], forecaster=forecaster))
+        out.append(
+            learn_zone_static(ZoneConfig(zone, history_file=files[zone], forecaster=forecaster))
+        )
     return tuple(out)
 
 

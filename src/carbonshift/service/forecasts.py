@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
@@ -30,6 +30,7 @@ from typing import Literal, Protocol
 from carbonshift.errors import CarbonshiftError, StaleDataError
 from carbonshift.forecast import make_forecaster
 from carbonshift.planning import CronSchedule, known_before
+from carbonshift.planning.slot import learn_static_slot
 from carbonshift.service.clock import Clock
 from carbonshift.service.config import ZoneConfig
 from carbonshift.service.store import JobStore
@@ -142,6 +143,34 @@ class ProviderSource:
         if not self.provider.capabilities.history:
             return None
         return self.provider.history(self.zone, start, end)
+
+
+def learn_zone_static(zone: ZoneConfig, days: int = 28) -> ZoneConfig:
+    """``zone`` with a static slot (the fallback when no forecast is usable) learned from its
+    history file when it has none: the daily 1-hour UTC slot with the lowest mean over the
+    file's last ``days`` days (the static strategy; a slot, unlike a forecast, is meant to come
+    from history). Unchanged when a slot is set, there is no history file, or it has too little
+    data (logged)."""
+    if zone.static_slot or zone.history_file is None:
+        return zone
+    try:
+        history = read_trace(zone.history_file, zone=zone.name)
+        end_s = history.end_s
+        start_s = max(history.start_s, end_s - days * 86400)
+        slot = learn_static_slot(history, 3600, train_from_s=start_s, train_to_s=end_s)
+    except (CarbonshiftError, OSError, ValueError) as exc:
+        log.warning("%s: no static slot learned from %s: %s", zone.name, zone.history_file, exc)
+        return zone
+    log.info(
+        "%s: static slot %s UTC learned from %s (%s..%s, mean %.0f g/kWh)",
+        zone.name,
+        slot.cron_expr(),
+        zone.history_file.name,
+        format_time(from_epoch_s(start_s)),
+        format_time(from_epoch_s(end_s)),
+        slot.mean_intensity_g_per_kwh,
+    )
+    return replace(zone, static_slot=slot.cron_expr(), static_tz="UTC")
 
 
 def make_source(zone: ZoneConfig, clock: Clock) -> ForecastSource | None:
