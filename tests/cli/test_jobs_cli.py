@@ -124,3 +124,22 @@ def test_run_plans_waits_runs_and_exits_with_the_job_code(tmp_path: Path) -> Non
     assert "provisional" in out and "saved vs immediate +0 g (+0.0 %)" in out
     code, out = cli("run", "--duration", "1h", "--", "true")
     assert code == 2 and "--deadline / --slack" in out
+
+
+def test_run_on_a_trace_that_ended_long_ago_says_why_and_still_reports_energy(
+    shared: Path,
+) -> None:
+    """The real DE trace ends years before today: no forecast from it (said, with the fix),
+    the learned static slot as the fallback, and the energy printed though no intensity is
+    known to reckon emissions on."""
+    code, out = cli(
+        "run", "--data", str(shared / "data"), "--zone", "DE", "--duration", "10m",
+        "--slack", "0s", "--power-w", "50", "--", "true",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "the history in DE.csv.gz ends 2024-01-01T00:00Z" in out
+    assert "--clock-origin" in out
+    assert re.search(r"static slot 0 \d+ \* \* \* \(UTC\)", out)
+    assert "kWh modelled (declared constant power 50 W)" in out
+    assert "emissions not known (no intensity for DE over the run)" in out
+    assert "energy not known" not in out

@@ -222,12 +222,14 @@ def _fmt_saving(s: Mapping[str, Any] | None, what: str) -> str | None:
 
 def account_lines(status: str, summary: Mapping[str, Any]) -> list[str]:
     """Energy; emissions (labelled); savings; notes: what a person reads about one job."""
-    if status == "unmeasured" or not summary.get("energy_kwh"):
-        why = summary.get("reason", "no energy was measured")
+    why = summary.get("reason", "no energy was measured")
+    if summary.get("energy_kwh") is None:
         return [f"energy not known ({why})"]
     method = summary.get("meter_method") or summary.get("meter", "")
     kind = "measured" if summary.get("measured") else "modelled"
     lines = [f"energy {summary['energy_kwh']:.6g} kWh {kind}" + (f" ({method})" if method else "")]
+    if status == "unmeasured":  # energy known, no intensity to reckon emissions on
+        return [*lines, f"emissions not known ({why})"]
     if summary.get("emissions_g") is not None and summary.get("intensity"):
         lines.append(
             f"emissions {summary['emissions_g']:.4g} g CO2eq, {status}, on {summary['intensity']}"

@@ -152,7 +152,12 @@ def execute(
     forecasts = [series] if series is not None else []
     chosen, provisional = choose_intensity(truth, forecasts, profile.start_s, profile.end_s)
     if chosen is None:
-        why = {"energy_kwh": tracker.energy_kwh, "reason": "no intensity over the run"}
+        why = {
+            "energy_kwh": tracker.energy_kwh,
+            "meter_method": info.method,
+            "measured": info.measured,
+            "reason": f"no intensity for {plan.zone} over the run",
+        }
         return RunOutcome(code, tracker.energy_kwh, None, meter, "unmeasured", why)
     book = ledger or Ledger("sqlite://")
     key = job.job_id or f"run-{uuid.uuid4().hex[:12]}"
