@@ -52,9 +52,12 @@ def test_probe_passes_exit_code_and_records_declared_power_exactly(tmp_path: Pat
     run = read_probe_file(path)
     assert run.complete and run.exit_code == 3
     assert run.meter.name == "model" and not run.meter.measured
-    assert (np.diff(run.times_s) > 0).all() and run.times_s.size >= 4
+    # a start reading, samples while it runs, a stop reading
+    assert (np.diff(run.times_s) > 0).all() and run.times_s.size >= 3
     span_s = float(run.times_s[-1] - run.times_s[0])
-    assert span_s >= 0.6
+    # the first reading comes once the meter is chosen, a moment after the command started
+    # (longer on a loaded machine), so the span is a little under the command's 0.6 s at most
+    assert 0.3 < span_s < 30
     # a constant 120 W: the counter is 120 J per second; the PUE multiplies it
     assert run.energy_kwh == pytest.approx(120.0 * span_s * 1.5 / 3.6e6, rel=1e-9)
     assert "carbonshift: energy" in err
