@@ -1,7 +1,7 @@
 """The REST API (FastAPI): jobs, their plans and transitions, zones, what-if plans, health,
 metrics. OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
 
-Routes (``/v1`` and ``/metrics`` need the bearer token when one is configured):
+Routes (``/v1``, ``/metrics`` and ``/dashboard`` need the bearer token when one is configured):
 
 ==========================  =================================================================
 ``POST /v1/jobs``           submit (201; 200 for a repeated ``client_key``); 422 names the
@@ -16,6 +16,7 @@ Routes (``/v1`` and ``/metrics`` need the bearer token when one is configured):
 ``POST /v1/plan``           the plan a job would get now; changes nothing
 ``GET /healthz``            liveness and the service clock's ``now``
 ``GET /metrics``            Prometheus
+``GET /dashboard``          the web page (``?refresh=`` seconds, 0: never); ``/`` leads there
 ==========================  =================================================================
 """
 
@@ -25,7 +26,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 
 from carbonshift.errors import CarbonshiftError, DataError, UsageError
 from carbonshift.executors import ExecutorError
@@ -345,6 +346,25 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/metrics", dependencies=[Depends(require_token)], tags=["service"])
     def metrics() -> Response:
         return Response(content=service.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/dashboard")
+
+    @app.get(
+        "/dashboard",
+        response_class=HTMLResponse,
+        dependencies=[Depends(require_token)],
+        tags=["service"],
+    )
+    def dashboard(
+        refresh: Annotated[int, Query(ge=0, le=86_400, description="seconds; 0: never")] = 30,
+        jobs: Annotated[int, Query(ge=1, le=1000, description="how many newest jobs")] = 50,
+    ) -> HTMLResponse:
+        """The dashboard: totals, zones with their forecasts and planned windows, jobs."""
+        from carbonshift.service.dashboard import collect, render
+
+        return HTMLResponse(render(collect(service, jobs_limit=jobs), refresh_s=refresh))
 
     @app.exception_handler(CarbonshiftError)
     def _carbonshift_error(request: Request, exc: CarbonshiftError) -> JSONResponse:

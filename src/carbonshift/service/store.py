@@ -133,11 +133,12 @@ class JobStore(Database):
         min_gpus: int | None = None,
         cancel_requested: bool | None = None,
         submitted_before_s: float | None = None,
+        newest_first: bool = False,
     ) -> list[JobRow]:
         """Jobs in ``states`` (all if None), by id, after ``after_id``, at most ``limit``;
         optionally only those planned to start before/after a time, holding GPUs, with a
-        cancel request, or submitted before a time."""
-        query = select(_J).order_by(_J.c.id)
+        cancel request, or submitted before a time; ``newest_first`` reverses the order."""
+        query = select(_J).order_by(_J.c.id.desc() if newest_first else _J.c.id)
         if states:
             query = query.where(_J.c.state.in_([s.value for s in states]))
         if after_id is not None:
@@ -442,6 +443,16 @@ class JobStore(Database):
         with self.read() as conn:
             m = conn.execute(select(_A).where(_A.c.job_id == job_id)).mappings().first()
         return None if m is None else (str(m["status"]), dict(loads(m["summary"], {})))
+
+    def accounts_for(self, job_ids: Sequence[int]) -> dict[int, tuple[str, dict[str, Any]]]:
+        """(status, summary) of each of ``job_ids`` that has been accounted."""
+        if not job_ids:
+            return {}
+        with self.read() as conn:
+            rows = conn.execute(select(_A).where(_A.c.job_id.in_(list(job_ids)))).mappings()
+            return {
+                int(m["job_id"]): (str(m["status"]), dict(loads(m["summary"], {}))) for m in rows
+            }
 
     def accounts_in_status(self, status: str, limit: int = 200) -> list[int]:
         with self.read() as conn:
