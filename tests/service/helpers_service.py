@@ -25,7 +25,7 @@ from carbonshift.service.clock import ManualClock
 from carbonshift.service.config import ExecutorConfig, ServiceConfig, ZoneConfig
 from carbonshift.service.daemon import Service
 from carbonshift.service.lifecycle import ALLOWED, State
-from carbonshift.service.records import TransitionRow
+from carbonshift.service.records import NewJob, TransitionRow
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 """A Monday, midnight UTC: the start of every manual-clock test."""
@@ -76,6 +76,24 @@ def manual_service(
         data_dir=tmp_path / "data", db_url=db_url, zones=tuple(zones), **{**defaults, **settings}
     )
     return Service(config, clock=clock), clock
+
+
+def add_job(
+    service: Service, *, deadline_in_s: float, duration_s: int = 3600, **fields: Any
+) -> int:
+    """Store a new job submitted now (the service clock) that must end ``deadline_in_s``
+    from now; ``fields`` are further :class:`NewJob` fields (name, power_w, ...)."""
+    now = service.clock.now().timestamp()
+    new = NewJob(
+        command=fields.pop("command", ("true",)),
+        duration_s=duration_s,
+        deadline_s=now + deadline_in_s,
+        safety_margin_s=fields.pop("safety_margin_s", 60),
+        submitted_at_s=now,
+        **fields,
+    )
+    row, _ = service.store.create_job(new)
+    return row.id
 
 
 def settle(

@@ -15,12 +15,11 @@ import numpy as np
 import pytest
 from matplotlib import image
 from service.helpers_accounting import H, accounting_zone, run_one_job
-from service.helpers_service import T0, http_server, manual_service
+from service.helpers_service import T0, add_job, http_server, manual_service
 
 from carbonshift.service.daemon import Service
 from carbonshift.service.dashboard import CHART_W, PAD_L
 from carbonshift.service.lifecycle import State
-from carbonshift.service.records import NewJob
 
 NAME = "<b>x</b>&"
 
@@ -30,22 +29,12 @@ def _service(tmp_path: Path, **settings: object) -> tuple[Service, int, int]:
     service, clock = manual_service(tmp_path, [accounting_zone(tmp_path)], **settings)  # type: ignore[arg-type]
     done = run_one_job(service, clock, ("sleep", "0.3"))
     clock.set(T0 + timedelta(hours=7))  # today's dip has passed
-    now = clock.now().timestamp()
-    row, _ = service.store.create_job(
-        NewJob(
-            command=("true",),
-            duration_s=H,
-            deadline_s=now + 26 * H,
-            safety_margin_s=60,
-            submitted_at_s=now,
-            name=NAME,
-        )
-    )
+    later = add_job(service, deadline_in_s=26 * H, name=NAME)
     service.loop.tick(replan=True)
-    planned = service.store.get_job(row.id)
+    planned = service.store.get_job(later)
     assert planned is not None and planned.state is State.PLANNED
-    assert planned.planned_start_s == now + 23 * H  # tomorrow's 06:00 dip
-    return service, done, row.id
+    assert planned.planned_start_s == clock.now().timestamp() + 23 * H  # tomorrow's 06:00
+    return service, done, later
 
 
 def _row(page: str, job_id: int) -> str:

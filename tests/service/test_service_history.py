@@ -11,13 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from service.helpers_service import manual_service
+from service.helpers_service import add_job, manual_service
 
 from carbonshift.errors import StaleDataError
 from carbonshift.service.clock import ManualClock
 from carbonshift.service.config import ZoneConfig
 from carbonshift.service.forecasts import HistorySource, learn_zone_static
-from carbonshift.service.records import NewJob
 from carbonshift.signals.files import read_trace
 
 H = 3600
@@ -36,18 +35,9 @@ def _de(shared: Path, **kw: float) -> ZoneConfig:
 def _plan_one(tmp_path: Path, zone: ZoneConfig, at: datetime) -> tuple[str | None, str | None]:
     service, _ = manual_service(tmp_path, [zone], clock=ManualClock(at))
     try:
-        now = at.timestamp()
-        row, _ = service.store.create_job(
-            NewJob(
-                command=("true",),
-                duration_s=H,
-                deadline_s=now + 24 * H,
-                safety_margin_s=60,
-                submitted_at_s=now,
-            )
-        )
+        job_id = add_job(service, deadline_in_s=24 * H)
         service.loop.tick(replan=True)
-        plan = service.store.plans(row.id)[-1]
+        plan = service.store.plans(job_id)[-1]
         return plan.fallback_level, plan.fallback_reason
     finally:
         service.close()
