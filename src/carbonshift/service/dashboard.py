@@ -36,6 +36,7 @@ __all__ = ["Dashboard", "ZoneCard", "collect", "render"]
 
 _SCHEDULED = [State.PLANNED, State.DISPATCHING, State.WAITING, State.RUNNING, State.PAUSED]
 _MAX_POINTS = 2000
+_MAX_WINDOWS = 1000
 CHART_W, CHART_H, PAD_L, PAD_B = 720, 170, 46, 22
 """Chart size in px, with room for the y labels (left) and the time labels (bottom)."""
 
@@ -91,13 +92,14 @@ def collect(service: Service, *, jobs_limit: int = 50, back_s: int = 6 * 3600) -
             chunk = series.values[first : first + _MAX_POINTS]
             start_s, values = series.start_s + first * res, tuple(float(v) for v in chunk)
             signal = series.labels.describe()
+        end_s = start_s + res * len(values)
         windows = tuple(
             (a, b, r.id, r.state.value)
             for r in scheduled
             if r.planned_zone == zc.name
             for a, b in (r.segments or ((r.planned_start_s or 0.0, r.planned_end_s or 0.0),))
-            if b > a
-        )
+            if b > a and b > start_s and a < end_s  # drawn only where the chart is
+        )[:_MAX_WINDOWS]
         zones.append(
             ZoneCard(
                 name=zc.name,
@@ -258,7 +260,7 @@ def _zone(card: ZoneCard, now_s: float) -> str:
         f"now {_num(card.current_g_per_kwh, '{:.0f}', ' g/kWh')}",
         slot,
         cap,
-        f"{len(card.windows)} planned windows",
+        f"{len(card.windows)} planned windows on the chart",
     ]
     reason = f'<p class="muted">{_e(card.reason)}</p>' if card.reason else ""
     signal = f'<p class="muted">{_e(card.signal)}</p>' if card.signal else ""
