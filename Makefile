@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo check lint typecheck test bench results results-lwa clean
+.PHONY: demo check components lint typecheck test bench results results-lwa clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/carbonshift demo
 
-## Lint, type checks and the whole test suite.
-check: $(STAMP) lint typecheck test
+## Lint, type checks and the whole test suite (with the real components it runs).
+check: $(STAMP) components lint typecheck test
+
+## Slurm + munge, Chromium, PostgreSQL from Debian when missing (apt-get: needs root).
+components:
+	bash .ci/components.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
