@@ -55,6 +55,11 @@ def test_dashboard_shows_jobs_savings_totals_and_planned_windows(tmp_path: Path)
             root = httpx.get(srv.url + "/", follow_redirects=False)
             assert root.status_code in (302, 307) and root.headers["location"] == "/dashboard"
             assert httpx.get(srv.url + "/dashboard", params={"refresh": -1}).status_code == 422
+            # the links lead to the API's records of the job and the zone
+            link = re.search(rf'<tr id="job-{done}"><td><a href="([^"]+)">', page)
+            assert link and httpx.get(srv.url + link.group(1)).json()["id"] == done
+            zone = re.search(r'<b><a href="([^"]+)">XX</a></b>', page)
+            assert zone and httpx.get(srv.url + zone.group(1)).json()["zone"] == "XX"
     finally:
         service.close()
     status, summary = service.store.account(done) or ("", {})

@@ -212,7 +212,8 @@ def serve(config: ServiceConfig, *, log_level: str = "warning") -> None:
         service.start_loop()
         where = f"http://{config.host}:{config.port}"
         print(
-            f"carbonshift serve: {where} (docs {where}/docs); store {service.store.dialect}; "
+            f"carbonshift serve: {where} (dashboard {where}/dashboard, docs {where}/docs); "
+            f"store {service.store.dialect}; "
             f"data {config.data_dir}; {service.clock.describe()}",
             file=sys.stderr,
             flush=True,

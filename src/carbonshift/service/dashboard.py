@@ -265,7 +265,8 @@ def _zone(card: ZoneCard, now_s: float) -> str:
     reason = f'<p class="muted">{_e(card.reason)}</p>' if card.reason else ""
     signal = f'<p class="muted">{_e(card.signal)}</p>' if card.signal else ""
     return (
-        f'<div class="zone" id="zone-{_e(card.name)}"><b>{_e(card.name)}</b> · '
+        f'<div class="zone" id="zone-{_e(card.name)}">'
+        f'<b><a href="/v1/zones/{_e(card.name)}">{_e(card.name)}</a></b> · '
         f"{' · '.join(f for f in facts if f)}{reason}{_chart(card, now_s)}{signal}</div>"
     )
 
@@ -296,7 +297,8 @@ def _jobs(jobs: Sequence[tuple[JobRow, tuple[str, Mapping[str, Any]] | None]]) -
         if status:
             emissions += f' <span class="muted">{_e(status)}</span>'
         rows.append(
-            f'<tr id="job-{row.id}"><td>{row.id} <span class="muted">{_e(label)}</span></td>'
+            f'<tr id="job-{row.id}"><td><a href="/v1/jobs/{row.id}">{row.id}</a> '
+            f'<span class="muted">{_e(label)}</span></td>'
             f"<td>{_e(row.state.value)}</td><td>{_e(row.planned_zone or '')}</td>"
             f"<td>{planned}</td><td>{_t(row.deadline_s)}</td><td>{fallback}</td>"
             f"<td class=n>{_num(summary.get('energy_kwh'), '{:.6g}')}</td>"
