@@ -382,7 +382,7 @@ class PlanningLoop:
         if self.last_replan_s is not None:
             targets.append(self.last_replan_s + self.config.replan_every_s)
         ahead_s = self.config.dispatch_ahead_s
-        after_s = None if self.last_tick_s is None else self.last_tick_s
+        after_s = self.last_tick_s
         planned = self.store.next_start_s(
             [State.PLANNED], None if after_s is None else after_s + ahead_s
         )
