@@ -209,7 +209,8 @@ def account_run(
     return summary
 
 
-def _fmt_saving(s: Mapping[str, Any] | None, what: str) -> str | None:
+def format_saving(s: Mapping[str, Any] | None) -> str | None:
+    """A saving (or the room left to the oracle) as ``+1.2 g (+3.4 %)``; None if unknown."""
     if not s:
         return None
     g = s.get("saved_g", s.get("room_left_g"))
@@ -217,7 +218,12 @@ def _fmt_saving(s: Mapping[str, Any] | None, what: str) -> str | None:
     if g is None:
         return None
     share = f" ({pct:+.1f} %)" if pct is not None else ""
-    return f"{what} {g:+.4g} g{share}"
+    return f"{g:+.4g} g{share}"
+
+
+def _fmt_saving(s: Mapping[str, Any] | None, what: str) -> str | None:
+    said = format_saving(s)
+    return None if said is None else f"{what} {said}"
 
 
 def account_lines(status: str, summary: Mapping[str, Any]) -> list[str]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from carbonshift.accounting.report import build_report
+from carbonshift.service.accountant import format_saving
 from carbonshift.service.lifecycle import State
 from carbonshift.service.records import JobRow
 from carbonshift.timeutil import format_time, from_epoch_s
@@ -151,12 +152,8 @@ def _num(value: float | None, fmt: str = "{:.4g}", unit: str = "") -> str:
     return fmt.format(value) + unit
 
 
-def _saving(entry: Mapping[str, Any] | None, key: str = "saved") -> str:
-    if not entry or entry.get(f"{key}_g") is None:
-        return "–"
-    pct = entry.get(f"{key}_pct")
-    share = "" if pct is None else f" ({pct:+.1f} %)"
-    return f"{entry[f'{key}_g']:+.4g} g{share}"
+def _saving(entry: Mapping[str, Any] | None) -> str:
+    return format_saving(entry) or "–"
 
 
 def chart_x(t_s: float, lo_s: float, hi_s: float) -> float:
@@ -244,7 +241,7 @@ def _totals(d: Dashboard) -> str:
             f"<td class=n>{_num(t['emissions_g'])}</td>"
             f"<td>{_saving(t.get('savings_vs_immediate'))}</td>"
             f"<td>{_saving(t.get('savings_vs_static'))}</td>"
-            f"<td>{_saving(t.get('room_left_to_oracle'), 'room_left')}</td>"
+            f"<td>{_saving(t.get('room_left_to_oracle'))}</td>"
             f"<td class=muted>{_e(t['signal'])}</td></tr>"
         )
     rows.append("</table>")

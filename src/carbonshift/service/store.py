@@ -440,9 +440,7 @@ class JobStore(Database):
 
     def account(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
         """(status, summary) of a job's account, or None before it is accounted."""
-        with self.read() as conn:
-            m = conn.execute(select(_A).where(_A.c.job_id == job_id)).mappings().first()
-        return None if m is None else (str(m["status"]), dict(loads(m["summary"], {})))
+        return self.accounts_for([job_id]).get(job_id)
 
     def accounts_for(self, job_ids: Sequence[int]) -> dict[int, tuple[str, dict[str, Any]]]:
         """(status, summary) of each of ``job_ids`` that has been accounted."""
